@@ -1,0 +1,52 @@
+// The only place that writes problem+json: every error, ours or Fastify's, becomes one
+// contract code. 5xx internals are logged with the request's context, never sent.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { ProblemError, toProblem } from './errors.ts'
+import type { ErrorCode } from './errors.ts'
+import { fingerprint } from './secrets.ts'
+import { UpstreamError } from './upstream/upstream-error.ts'
+
+/** Fastify's own error codes that are part of our contract. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_JSON'
+}
+
+export function asProblemError (error: FastifyError): ProblemError {
+  if (error instanceof ProblemError) return error
+  const code = FASTIFY_CODES[error.code]
+  if (code === 'VALIDATION_FAILED') return new ProblemError(code, error.message)
+  if (code !== undefined) return new ProblemError(code)
+  return new ProblemError('INTERNAL_ERROR')
+}
+
+function logError (request: FastifyRequest, problem: ProblemError, error: FastifyError, key: string): void {
+  if (problem.code === 'INTERNAL_ERROR') {
+    request.log.error({ err: error }, 'unexpected error')
+  } else if (problem.code === 'UPSTREAM_AUTH_FAILED') {
+    request.log.error({ code: problem.code, keyFingerprint: fingerprint(key) }, 'upstream refused the API key')
+  } else if (problem instanceof UpstreamError) {
+    request.log.warn({ code: problem.code, upstream: problem.facts }, 'upstream call failed')
+  } else {
+    request.log.info({ code: problem.code, detail: problem.detail }, 'request refused')
+  }
+}
+
+export function sendProblem (reply: FastifyReply, problem: ProblemError): FastifyReply {
+  if (problem.headers !== undefined) reply.headers(problem.headers)
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(toProblem(problem, reply.request.id)))
+}
+
+export function errorHandler (currentKey: () => string) {
+  return function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const problem = asProblemError(error)
+    logError(request, problem, error, currentKey())
+    return sendProblem(reply, problem)
+  }
+}

@@ -1,0 +1,62 @@
+// The process: reads the environment (and ./.env when present; the environment wins),
+// validates it, builds the app, listens, and shuts down gracefully on SIGTERM/SIGINT:
+// not-ready at once, stop accepting, finish in-flight requests, close, exit 0.
+// This is the only module that touches `process`.
+import { existsSync, readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { Readiness } from './readiness.ts'
+
+const SHUTDOWN_TIMEOUT_MS = 15000
+
+function readEnv (): Record<string, string | undefined> {
+  const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {}
+  return { ...fromFile, ...process.env }
+}
+
+async function main (): Promise<void> {
+  let config
+  try {
+    config = loadConfig(readEnv())
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`hottask-proxy: ${error.message}\n`)
+    process.exit(1)
+  }
+
+  const readiness = new Readiness()
+  const app = await buildApp(config, { readiness })
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    readiness.drain()
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    const timer = setTimeout(() => {
+      app.log.error('shutdown timed out: exiting')
+      process.exit(1)
+    }, SHUTDOWN_TIMEOUT_MS)
+    timer.unref()
+    app.close().then(() => {
+      app.log.info('shut down cleanly')
+      process.exit(0)
+    }, (error: unknown) => {
+      app.log.error({ err: error }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+
+  await app.listen({ host: config.host, port: config.port })
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`hottask-proxy: failed to start: ${(error as Error).message}\n`)
+  process.exit(1)
+})

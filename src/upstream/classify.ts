@@ -1,0 +1,97 @@
+// Every upstream outcome, classified: an HTTP answer becomes a session id or an
+// UpstreamError; a transport failure becomes an UpstreamError. Matching is on stable
+// error codes (undici's and Node's), never on messages or classes.
+import type { ErrorCode } from '../errors.ts'
+import type { SecretScrubber } from '../secrets.ts'
+import { asEnvelope, isConsistent, parseJson, sessionIdOf } from './envelope.ts'
+import type { Envelope } from './envelope.ts'
+import { safeMessage } from './message.ts'
+import { parseRetryAfter } from './retry-after.ts'
+import { UpstreamError } from './upstream-error.ts'
+
+/** Envelope `Code` → contract code; any other non-200 Code is UPSTREAM_ERROR. */
+const BY_ENVELOPE_CODE: Record<number, ErrorCode> = {
+  400: 'UPSTREAM_REJECTED',
+  422: 'UPSTREAM_REJECTED',
+  404: 'CHATBOT_NOT_FOUND',
+  401: 'UPSTREAM_AUTH_FAILED',
+  403: 'UPSTREAM_AUTH_FAILED',
+  429: 'UPSTREAM_RATE_LIMITED',
+  408: 'UPSTREAM_TIMEOUT',
+  504: 'UPSTREAM_TIMEOUT'
+}
+
+/** HTTP status without an envelope → contract code; any other non-2xx is UPSTREAM_ERROR. */
+const BY_HTTP_STATUS: Record<number, ErrorCode> = {
+  401: 'UPSTREAM_AUTH_FAILED',
+  403: 'UPSTREAM_AUTH_FAILED',
+  429: 'UPSTREAM_RATE_LIMITED',
+  408: 'UPSTREAM_TIMEOUT',
+  504: 'UPSTREAM_TIMEOUT'
+}
+
+/** Codes whose upstream Message the frontend needs to see. */
+const TELLS_MESSAGE = new Set<ErrorCode>(['UPSTREAM_REJECTED', 'CHATBOT_NOT_FOUND'])
+
+/** The request never left: the connection was not established. */
+const NOT_SENT = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'EPROTO'
+])
+
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+export interface UpstreamAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  /** The body text, or undefined when it was larger than the limit. */
+  body: string | undefined
+}
+
+function fromEnvelope (envelope: Envelope, answer: UpstreamAnswer, scrubber: SecretScrubber): UpstreamError {
+  const code = BY_ENVELOPE_CODE[envelope.Code] ?? 'UPSTREAM_ERROR'
+  const detail = TELLS_MESSAGE.has(code) ? safeMessage(envelope.Message, scrubber) : undefined
+  return new UpstreamError(code, {
+    httpStatus: answer.status,
+    retryAfter: parseRetryAfter(answer.headers['retry-after'])
+  }, detail)
+}
+
+/** The session id of a good answer; throws the mapped UpstreamError otherwise. */
+export function classifyAnswer (answer: UpstreamAnswer, scrubber: SecretScrubber): string {
+  const json = answer.body === undefined ? undefined : parseJson(answer.body)
+  const envelope = asEnvelope(json)
+
+  if (answer.status >= 200 && answer.status < 300) {
+    if (envelope === undefined || !isConsistent(envelope)) {
+      throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: answer.status })
+    }
+    if (!envelope.Success) throw fromEnvelope(envelope, answer, scrubber)
+    const sessionId = sessionIdOf(envelope)
+    if (sessionId === undefined) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: answer.status })
+    return sessionId
+  }
+
+  // A non-2xx answer carrying a failure envelope is mapped by its Code, else by its status.
+  if (envelope !== undefined && !envelope.Success && isConsistent(envelope)) {
+    throw fromEnvelope(envelope, answer, scrubber)
+  }
+  throw new UpstreamError(BY_HTTP_STATUS[answer.status] ?? 'UPSTREAM_ERROR', {
+    httpStatus: answer.status,
+    retryAfter: parseRetryAfter(answer.headers['retry-after'])
+  })
+}
+
+/**
+ * A transport failure (no complete answer); `timedOut` says our deadline fired.
+ * Errors without a string code are not transport failures but bugs: they are
+ * rethrown, to surface as INTERNAL_ERROR rather than be blamed on the upstream.
+ */
+export function classifyFailure (error: unknown, timedOut: boolean): UpstreamError {
+  if (timedOut) return new UpstreamError('UPSTREAM_TIMEOUT', { cause: 'DEADLINE' })
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') throw error
+  if (TIMEOUTS.has(code)) return new UpstreamError('UPSTREAM_TIMEOUT', { cause: code })
+  return new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: code, notSent: NOT_SENT.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') })
+}

@@ -1,0 +1,17 @@
+// The upstream's error Message, made safe to show a browser: no control or bidi
+// characters, no secret, at most 200 characters.
+import type { SecretScrubber } from '../secrets.ts'
+
+const MAX_CHARS = 200
+const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g
+const INVISIBLE = /[\p{Cc}\p{Cf}]+/gu
+
+export function safeMessage (message: unknown, scrubber: SecretScrubber): string | undefined {
+  if (typeof message !== 'string') return undefined
+  // Scrub again after removing characters: a key hidden by invisible ones is then seen whole.
+  const visible = scrubber.scrub(message).replace(LINE_BREAKS, ' ').replace(INVISIBLE, '')
+  const clean = scrubber.scrub(visible).replace(/ {2,}/g, ' ').trim()
+  if (clean.length === 0) return undefined
+  const chars = Array.from(clean)
+  return chars.length > MAX_CHARS ? chars.slice(0, MAX_CHARS).join('') : clean
+}

@@ -1,0 +1,19 @@
+// Retry-After from the upstream, as whole seconds for our own Retry-After header.
+// RFC 9110 allows delay-seconds or an HTTP-date; anything else is ignored.
+
+const MAX_SECONDS = 86400
+
+export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  if (text === undefined) return undefined
+  const trimmed = text.trim()
+  let seconds: number
+  if (/^\d+$/.test(trimmed)) {
+    seconds = Number(trimmed)
+  } else {
+    const date = Date.parse(trimmed)
+    if (Number.isNaN(date)) return undefined
+    seconds = Math.ceil((date - now) / 1000)
+  }
+  return Math.min(Math.max(seconds, 1), MAX_SECONDS)
+}

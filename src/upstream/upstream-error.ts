@@ -1,0 +1,31 @@
+// A failed upstream exchange, already mapped to the contract's error code. The extra
+// facts are what retries and the circuit breaker decide on: whether the request
+// provably never reached the upstream, and what the upstream asked us to wait.
+import { ProblemError } from '../errors.ts'
+import type { ErrorCode } from '../errors.ts'
+
+export interface UpstreamFacts {
+  /** The connection was never established, so the upstream cannot have acted. */
+  notSent?: boolean
+  /** The upstream's HTTP status, when it answered. */
+  httpStatus?: number
+  /** The upstream's own Retry-After, in seconds, when it sent one. */
+  retryAfter?: number
+  /** The transport error's code (ECONNREFUSED, UND_ERR_SOCKET, …), for logs. */
+  cause?: string
+}
+
+const DEFAULT_RETRY_AFTER = 30
+
+export class UpstreamError extends ProblemError {
+  readonly facts: UpstreamFacts
+
+  constructor (code: ErrorCode, facts: UpstreamFacts = {}, detail?: string) {
+    const headers = code === 'UPSTREAM_RATE_LIMITED'
+      ? { 'retry-after': String(facts.retryAfter ?? DEFAULT_RETRY_AFTER) }
+      : undefined
+    super(code, detail, headers)
+    this.name = 'UpstreamError'
+    this.facts = facts
+  }
+}

@@ -1,0 +1,50 @@
+// Builds the app against a real simulated upstream on loopback, capturing every log line.
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import { buildApp } from '../../src/app.ts'
+import type { AppDeps } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import type { Config } from '../../src/config.ts'
+import { startSimulator } from '../../simulator/server.ts'
+import type { Simulator, SimulatorOptions } from '../../simulator/server.ts'
+
+export const TEST_KEY = 'test-key-S3cr3t-0123456789abcdef'
+
+export class LogCapture {
+  readonly lines: string[] = []
+  write (line: string): void { this.lines.push(line) }
+  get entries (): Array<Record<string, unknown>> { return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>) }
+  get text (): string { return this.lines.join('') }
+}
+
+export function testConfig (env: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'trace', ...env })
+}
+
+export interface Harness {
+  app: FastifyInstance
+  upstream: Simulator
+  logs: LogCapture
+}
+
+/** An app wired to a fresh simulator; both are closed when the test ends. */
+export async function setup (t: Test, env: Record<string, string | undefined> = {}, options: { simulator?: SimulatorOptions, deps?: AppDeps } = {}): Promise<Harness> {
+  const upstream = await startSimulator({ key: TEST_KEY, ...options.simulator })
+  const logs = new LogCapture()
+  const app = await buildApp(testConfig({ HOTTASK_BASE_URL: upstream.url, ...env }), { logStream: logs, ...options.deps })
+  t.teardown(async () => {
+    await app.close()
+    await upstream.close()
+  })
+  return { app, upstream, logs }
+}
+
+/** POST /sessions with a JSON body through inject. */
+export function postSession (app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: '/sessions',
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body)
+  })
+}
