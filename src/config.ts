@@ -23,7 +23,8 @@ const schema = {
   properties: {
     HOTTASK_API_KEY: { type: 'string', pattern: '^[\\x21-\\x7e]+$' },
     HOTTASK_API_KEY_FILE: { type: 'string', minLength: 1 },
-    HOTTASK_BASE_URL: { type: 'string', default: 'https://usapi.hottask.com' },
+    // An http(s) origin: no credentials, path, query or fragment (a lone trailing slash is fine).
+    HOTTASK_BASE_URL: { type: 'string', pattern: '^https?://[^/?#@\\s]+/?$', default: 'https://usapi.hottask.com' },
     HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
@@ -75,30 +76,18 @@ function describe (issue: AjvIssue): string {
   return `${name}: expected ${EXPECTED[name] ?? 'a valid value'}`
 }
 
-function validate (env: Record<string, string | undefined>): RawEnv {
+/** The environment checked against the schema, or the problems it has. */
+function validate (env: Record<string, string | undefined>): { raw?: RawEnv, problems: string[] } {
   // Empty strings mean "unset": that is how `.env` files and compose leave a variable blank.
   const data = Object.fromEntries(
     CONFIG_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]])
   )
   try {
-    return envSchema({ schema: structuredClone(schema), data, env: false, dotenv: false }) as unknown as RawEnv
+    return { raw: envSchema({ schema: structuredClone(schema), data, env: false, dotenv: false }) as unknown as RawEnv, problems: [] }
   } catch (error) {
     const issues = (error as { errors?: AjvIssue[] }).errors ?? []
-    throw new ConfigError([...new Set(issues.map(describe))])
+    return { problems: [...new Set(issues.map(describe))] }
   }
-}
-
-/** The upstream origin: http(s), no credentials, path, query or fragment. */
-function parseBaseUrl (value: string): string | undefined {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    return undefined
-  }
-  const plain = url.username === '' && url.password === '' && url.search === '' && url.hash === ''
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !plain || url.pathname !== '/') return undefined
-  return url.origin
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]+$/
@@ -115,30 +104,28 @@ export function readKeyFile (path: string, variable: string): { key?: string, pr
   return { key }
 }
 
+/** The key, from the variable or the file; both set, or neither, is a problem. */
+function resolveKey (key: string | undefined, file: string | undefined): { key?: string, problem?: string } {
+  if (key !== undefined && file !== undefined) return { problem: 'HOTTASK_API_KEY, HOTTASK_API_KEY_FILE: set one of them, not both' }
+  if (file !== undefined) return readKeyFile(file, 'HOTTASK_API_KEY_FILE')
+  if (key === undefined) return { problem: 'HOTTASK_API_KEY: required (or set HOTTASK_API_KEY_FILE to a file holding the key)' }
+  return { key }
+}
+
+const unset = (value: string | undefined): string | undefined => value === '' ? undefined : value
+
 export function loadConfig (env: Record<string, string | undefined>): Config {
-  const raw = validate(env)
-  const problems: string[] = []
-
-  let apiKey = raw.HOTTASK_API_KEY
-  if (raw.HOTTASK_API_KEY !== undefined && raw.HOTTASK_API_KEY_FILE !== undefined) {
-    problems.push('HOTTASK_API_KEY, HOTTASK_API_KEY_FILE: set one of them, not both')
-  } else if (raw.HOTTASK_API_KEY_FILE !== undefined) {
-    const read = readKeyFile(raw.HOTTASK_API_KEY_FILE, 'HOTTASK_API_KEY_FILE')
-    if (read.problem !== undefined) problems.push(read.problem)
-    apiKey = read.key
-  } else if (apiKey === undefined) {
-    problems.push('HOTTASK_API_KEY: required (or set HOTTASK_API_KEY_FILE to a file holding the key)')
-  }
-
-  const baseUrl = parseBaseUrl(raw.HOTTASK_BASE_URL)
-  if (baseUrl === undefined) problems.push(`HOTTASK_BASE_URL: expected ${EXPECTED.HOTTASK_BASE_URL}`)
-
-  if (problems.length > 0 || apiKey === undefined || baseUrl === undefined) throw new ConfigError(problems)
+  const { raw, problems } = validate(env)
+  // A key with a bad shape is already reported by the schema; do not report it twice.
+  const keyShapeReported = problems.some((p) => p.startsWith('HOTTASK_API_KEY:'))
+  const { key, problem } = resolveKey(unset(env.HOTTASK_API_KEY), unset(env.HOTTASK_API_KEY_FILE))
+  if (problem !== undefined && !keyShapeReported) problems.push(problem)
+  if (raw === undefined || key === undefined || problems.length > 0) throw new ConfigError(problems)
 
   return {
-    apiKey,
+    apiKey: key,
     apiKeyFile: raw.HOTTASK_API_KEY_FILE,
-    baseUrl,
+    baseUrl: new URL(raw.HOTTASK_BASE_URL).origin,
     host: raw.HOST,
     port: raw.PORT,
     logLevel: raw.LOG_LEVEL,

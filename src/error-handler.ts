@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ProblemError, toProblem } from './errors.ts'
 import type { ErrorCode } from './errors.ts'
 import { fingerprint } from './secrets.ts'
+import { ClientGoneError } from './upstream/client.ts'
 import { UpstreamError } from './upstream/upstream-error.ts'
 
 /** Fastify's own error codes that are part of our contract. */
@@ -45,6 +46,11 @@ export function sendProblem (reply: FastifyReply, problem: ProblemError): Fastif
 
 export function errorHandler (currentKey: () => string) {
   return function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (error instanceof ClientGoneError) {
+      // Nobody is left to read an answer; 499 (nginx's "client closed request") tells the logs why.
+      request.log.info('client went away; upstream call aborted')
+      return reply.code(499).send()
+    }
     const problem = asProblemError(error)
     logError(request, problem, error, currentKey())
     return sendProblem(reply, problem)

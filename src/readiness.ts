@@ -17,10 +17,6 @@ export class Readiness {
     this.#draining = true
   }
 
-  get draining (): boolean {
-    return this.#draining
-  }
-
   addCheck (name: string, check: ReadinessCheck): void {
     this.#checks.set(name, check)
   }

@@ -42,6 +42,10 @@ async function main (): Promise<void> {
       process.exit(1)
     }, SHUTDOWN_TIMEOUT_MS)
     timer.unref()
+    // Connections busy when closing began become idle later; close them as they do,
+    // or a keep-alive client would hold the process open until its idle timeout.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
+    reaper.unref()
     app.close().then(() => {
       app.log.info('shut down cleanly')
       process.exit(0)

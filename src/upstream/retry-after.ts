@@ -10,10 +10,13 @@ export function parseRetryAfter (value: string | string[] | undefined, now = Dat
   let seconds: number
   if (/^\d+$/.test(trimmed)) {
     seconds = Number(trimmed)
-  } else {
+  } else if (/^[A-Za-z]{3}/.test(trimmed)) {
+    // Every HTTP-date form starts with a day name; anything else is not a date.
     const date = Date.parse(trimmed)
     if (Number.isNaN(date)) return undefined
     seconds = Math.ceil((date - now) / 1000)
+  } else {
+    return undefined
   }
   return Math.min(Math.max(seconds, 1), MAX_SECONDS)
 }

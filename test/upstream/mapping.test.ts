@@ -147,3 +147,23 @@ test('anything unexpected in the proxy is a 500 INTERNAL_ERROR without internals
   t.notMatch(res.body, /boom|internal\/path|TypeError|stack/)
   t.ok(logs.entries.some((e) => e.level === 50 && e.msg === 'unexpected error'), 'logged at error')
 })
+
+test('a client that goes away aborts its upstream call', async (t) => {
+  const { app, upstream, logs } = await setup(t)
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const controller = new AbortController()
+  const pending = fetch(`${address}/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ serialNumber: 'sim-hang' }),
+    signal: controller.signal
+  }).catch((error: unknown) => error)
+  while (upstream.count() === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(upstream.stats().openConnections, 1)
+  controller.abort()
+  await pending
+  const deadline = Date.now() + 2000
+  while (upstream.stats().openConnections > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(upstream.stats().openConnections, 0, 'the upstream connection was closed')
+  t.ok(logs.entries.some((e) => e.msg === 'client went away; upstream call aborted'))
+})

@@ -1,0 +1,50 @@
+# hottask-proxy image. The last stage (`runtime`) is what ships and what `docker build`
+# and compose build by default; `simulator` is an extra target for the compose demo.
+#
+# Base: Debian bookworm slim, not alpine. Node's glibc builds are its tier-1 platform
+# (musl builds are "experimental"), and the image that scripts/container-test.sh builds
+# here uses the official glibc binary on Debian bookworm, so what is tested matches what
+# ships. Pinned to the exact Node version of the `node` devDependency (package-lock.json);
+# bump both together. Pin a digest too (`node:24.21.0-bookworm-slim@sha256:…`) where a
+# registry is reachable. The test script overrides this with a locally assembled base.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Exactly the lockfile's production tree. `--omit=dev` skips the `node` devDependency
+# (the only package with an install script); `--ignore-scripts` keeps it that way even
+# if a future npm or dependency changes, since no production dependency needs a script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && npm cache clean --force
+
+# The simulated upstream for compose's `demo` profile. A separate target, so the shipped
+# image carries no simulator code; it needs no npm packages (node:http only), and
+# package.json only for `"type": "module"`. Listens on all interfaces inside its container.
+FROM ${NODE_IMAGE} AS simulator
+ENV NODE_ENV=production SIM_HOST=0.0.0.0 SIM_PORT=4010
+WORKDIR /app
+COPY package.json ./
+COPY simulator/ ./simulator/
+USER 1000:1000
+EXPOSE 4010
+STOPSIGNAL SIGTERM
+CMD ["node", "simulator/main.ts"]
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and not writable by the service user: the process cannot change its own
+# code, and it never writes to the filesystem, so a read-only root filesystem works.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+COPY scripts/healthcheck.ts ./scripts/healthcheck.ts
+COPY src/ ./src/
+# Numeric, so orchestrators can verify runAsNonRoot (uid 1000 is `node` in the base).
+USER 1000:1000
+EXPOSE 3000
+# server.ts drains on SIGTERM; exec-form CMD makes node PID 1, so the signal reaches it.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "scripts/healthcheck.ts"]
+CMD ["node", "src/server.ts"]

@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'tap'
+import { ConfigError, loadConfig } from '../src/config.ts'
+
+const KEY = 'cfg-secret-key-0123456789'
+
+function problemsOf (env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+test('defaults', async (t) => {
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY }), {
+    apiKey: KEY,
+    apiKeyFile: undefined,
+    baseUrl: 'https://usapi.hottask.com',
+    host: '0.0.0.0',
+    port: 3000,
+    logLevel: 'info',
+    upstreamTimeoutMs: 10000,
+    bodyLimitBytes: 4096
+  })
+})
+
+test('values from the environment, numbers parsed, base URL normalised', async (t) => {
+  const config = loadConfig({
+    HOTTASK_API_KEY: KEY,
+    HOTTASK_BASE_URL: 'http://127.0.0.1:4010/',
+    HOST: '127.0.0.1',
+    PORT: '8080',
+    LOG_LEVEL: 'debug',
+    UPSTREAM_TIMEOUT_MS: '2500',
+    BODY_LIMIT_BYTES: '1024',
+    UNRELATED: 'ignored'
+  })
+  t.equal(config.baseUrl, 'http://127.0.0.1:4010')
+  t.equal(config.port, 8080)
+  t.equal(config.upstreamTimeoutMs, 2500)
+  t.equal(config.bodyLimitBytes, 1024)
+  t.equal(config.logLevel, 'debug')
+})
+
+test('empty values count as unset', async (t) => {
+  const config = loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_FILE: '', PORT: '' })
+  t.equal(config.port, 3000)
+})
+
+test('the key from a file, surrounding whitespace trimmed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const file = join(dir, 'key')
+  writeFileSync(file, `\n  ${KEY}  \n`)
+  const config = loadConfig({ HOTTASK_API_KEY_FILE: file })
+  t.equal(config.apiKey, KEY)
+  t.equal(config.apiKeyFile, file)
+})
+
+test('one clear problem per variable, never a value', async (t) => {
+  const problems = problemsOf({
+    HOTTASK_API_KEY: 'has a space ' + KEY,
+    PORT: '99999',
+    LOG_LEVEL: 'loud',
+    UPSTREAM_TIMEOUT_MS: 'soon',
+    BODY_LIMIT_BYTES: '1',
+    HOTTASK_BASE_URL: 'ftp://x'
+  })
+  t.equal(problems.length, 6, problems.join('\n'))
+  for (const name of ['HOTTASK_API_KEY', 'HOTTASK_BASE_URL', 'PORT', 'LOG_LEVEL', 'UPSTREAM_TIMEOUT_MS', 'BODY_LIMIT_BYTES']) {
+    t.ok(problems.some((p) => p.startsWith(`${name}: expected`)), name)
+  }
+  t.notMatch(problems.join('\n'), KEY)
+})
+
+test('the base URL must be a bare http(s) origin', async (t) => {
+  for (const url of ['ftp://x.example', 'https://x.example/chat', 'https://x.example?a=1', 'https://u:p@x.example', 'not a url']) {
+    t.same(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: url }), ['HOTTASK_BASE_URL: expected an http(s) origin such as https://usapi.hottask.com'], url)
+  }
+})
+
+test('key problems', async (t) => {
+  t.match(problemsOf({}), [/^HOTTASK_API_KEY: required/])
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_FILE: '/x' }), [/set one of them, not both/])
+  t.match(problemsOf({ HOTTASK_API_KEY_FILE: '/nonexistent/key' }), [/^HOTTASK_API_KEY_FILE: cannot read the file \(ENOENT\)/])
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const empty = join(dir, 'empty')
+  writeFileSync(empty, '  \n')
+  t.match(problemsOf({ HOTTASK_API_KEY_FILE: empty }), [/^HOTTASK_API_KEY_FILE: the file must hold one key/])
+  const twoWords = join(dir, 'two')
+  writeFileSync(twoWords, `${KEY} other`)
+  const problems = problemsOf({ HOTTASK_API_KEY_FILE: twoWords })
+  t.notMatch(problems.join('\n'), KEY)
+})

@@ -1,0 +1,44 @@
+// Runs src/server.ts as a real process (the same Node that runs the tests) and finds
+// its port from the "Server listening" log line.
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
+
+export interface ProxyProcess {
+  child: ChildProcess
+  url: string
+  output: () => string
+  exited: Promise<number | null>
+}
+
+export function runServer (env: Record<string, string>, cwd?: string): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [SERVER], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { child, output: () => out, exited }
+}
+
+export async function startServer (env: Record<string, string>, cwd?: string): Promise<ProxyProcess> {
+  const run = runServer(env, cwd)
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${run.output()}`)), 10000)
+    const check = (): void => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    }
+    run.child.stdout?.on('data', check)
+    run.exited.then(() => reject(new Error(`server exited:\n${run.output()}`)), () => {})
+  })
+  return { ...run, url }
+}
