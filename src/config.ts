@@ -3,48 +3,13 @@
 // because some of the values are secrets.
 import { readFileSync } from 'node:fs'
 import envSchema from 'env-schema'
+import { parseClientTokens, parseOrigins, parseTrustProxy, splitList } from './config-lists.ts'
+import type { ClientToken, Parsed, TrustProxy } from './config-lists.ts'
+import { CONFIG_VARIABLES, schema, VARIABLES } from './config-schema.ts'
+import type { RawEnv, VariableName } from './config-schema.ts'
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-
-// What each variable expects, in words: the schema says it to Ajv, this says it to people.
-const EXPECTED: Record<string, string> = {
-  HOTTASK_API_KEY: 'visible ASCII characters, no spaces',
-  HOTTASK_API_KEY_FILE: 'a path to a readable file',
-  HOTTASK_BASE_URL: 'an http(s) origin such as https://usapi.hottask.com',
-  HOST: 'a host name or address to listen on',
-  PORT: 'an integer from 0 to 65535',
-  LOG_LEVEL: LOG_LEVELS.join(', '),
-  UPSTREAM_TIMEOUT_MS: 'an integer from 1 to 600000',
-  BODY_LIMIT_BYTES: 'an integer from 16 to 1048576'
-}
-
-const schema = {
-  type: 'object',
-  properties: {
-    HOTTASK_API_KEY: { type: 'string', pattern: '^[\\x21-\\x7e]+$' },
-    HOTTASK_API_KEY_FILE: { type: 'string', minLength: 1 },
-    // An http(s) origin: no credentials, path, query or fragment (a lone trailing slash is fine).
-    HOTTASK_BASE_URL: { type: 'string', pattern: '^https?://[^/?#@\\s]+/?$', default: 'https://usapi.hottask.com' },
-    HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
-    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
-    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
-    UPSTREAM_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 10000 },
-    BODY_LIMIT_BYTES: { type: 'integer', minimum: 16, maximum: 1048576, default: 4096 }
-  }
-}
-
-export const CONFIG_VARIABLES = Object.keys(schema.properties)
-
-interface RawEnv {
-  HOTTASK_API_KEY?: string
-  HOTTASK_API_KEY_FILE?: string
-  HOTTASK_BASE_URL: string
-  HOST: string
-  PORT: number
-  LOG_LEVEL: string
-  UPSTREAM_TIMEOUT_MS: number
-  BODY_LIMIT_BYTES: number
-}
+export { CONFIG_VARIABLES }
+export type { ClientToken, TrustProxy }
 
 export interface Config {
   apiKey: string
@@ -55,6 +20,15 @@ export interface Config {
   logLevel: string
   upstreamTimeoutMs: number
   bodyLimitBytes: number
+  cors: { origins: string[], maxAgeSeconds: number }
+  rateLimit: { max: number, clientMax: number, windowMs: number, onStoreError: 'open' | 'closed' }
+  trustProxy: TrustProxy
+  redisUrl: string | undefined
+  clientTokens: ClientToken[]
+  requireClientToken: boolean
+  /** Undefined: every chatbot id is allowed. */
+  allowedSerialNumbers: string[] | undefined
+  defaultSerialNumber: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -70,10 +44,8 @@ export class ConfigError extends Error {
 interface AjvIssue { instancePath: string, keyword: string, params: Record<string, unknown> }
 
 function describe (issue: AjvIssue): string {
-  const name = issue.keyword === 'required'
-    ? String(issue.params.missingProperty)
-    : issue.instancePath.slice(1)
-  return `${name}: expected ${EXPECTED[name] ?? 'a valid value'}`
+  const name = (issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.slice(1)) as VariableName
+  return `${name}: expected ${VARIABLES[name]?.expected ?? 'a valid value'}`
 }
 
 /** The environment checked against the schema, or the problems it has. */
@@ -91,6 +63,7 @@ function validate (env: Record<string, string | undefined>): { raw?: RawEnv, pro
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]+$/
+const SERIAL_NUMBER = /^[A-Za-z0-9_-]{1,128}$/
 
 /** Reads a key file; a read failure or a bad value is a problem, never echoed. */
 export function readKeyFile (path: string, variable: string): { key?: string, problem?: string } {
@@ -100,7 +73,7 @@ export function readKeyFile (path: string, variable: string): { key?: string, pr
   } catch (error) {
     return { problem: `${variable}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` }
   }
-  if (!KEY_PATTERN.test(key)) return { problem: `${variable}: the file must hold one key of ${EXPECTED.HOTTASK_API_KEY}` }
+  if (!KEY_PATTERN.test(key)) return { problem: `${variable}: the file must hold one key of ${VARIABLES.HOTTASK_API_KEY.expected}` }
   return { key }
 }
 
@@ -114,13 +87,34 @@ function resolveKey (key: string | undefined, file: string | undefined): { key?:
 
 const unset = (value: string | undefined): string | undefined => value === '' ? undefined : value
 
+/** The rules that span several variables, checked once the schema has passed. */
+function parseAccess (raw: RawEnv, problems: string[]) {
+  const take = <T>(parsed: Parsed<T>, fallback: T): T => {
+    if (parsed.problem !== undefined) problems.push(parsed.problem)
+    return parsed.value ?? fallback
+  }
+  const origins = take(parseOrigins(raw.CORS_ORIGINS), [])
+  const clientTokens = take(parseClientTokens(raw.CLIENT_TOKENS), [])
+  const trustProxy = take(parseTrustProxy(raw.TRUST_PROXY), false)
+  const allowed = splitList(raw.ALLOWED_SERIAL_NUMBERS)
+  if (!allowed.every((id) => SERIAL_NUMBER.test(id))) problems.push(`ALLOWED_SERIAL_NUMBERS: expected ${VARIABLES.ALLOWED_SERIAL_NUMBERS.expected}`)
+  if (raw.REQUIRE_CLIENT_TOKEN && clientTokens.length === 0) problems.push('REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS to be set')
+  const fallback = raw.DEFAULT_SERIAL_NUMBER
+  if (fallback !== undefined && allowed.length > 0 && !allowed.includes(fallback)) {
+    problems.push('DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS')
+  }
+  return { origins, clientTokens, trustProxy, allowed: allowed.length > 0 ? allowed : undefined }
+}
+
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const { raw, problems } = validate(env)
   // A key with a bad shape is already reported by the schema; do not report it twice.
   const keyShapeReported = problems.some((p) => p.startsWith('HOTTASK_API_KEY:'))
   const { key, problem } = resolveKey(unset(env.HOTTASK_API_KEY), unset(env.HOTTASK_API_KEY_FILE))
   if (problem !== undefined && !keyShapeReported) problems.push(problem)
-  if (raw === undefined || key === undefined || problems.length > 0) throw new ConfigError(problems)
+  if (raw === undefined) throw new ConfigError(problems)
+  const access = parseAccess(raw, problems)
+  if (key === undefined || problems.length > 0) throw new ConfigError(problems)
 
   return {
     apiKey: key,
@@ -130,6 +124,19 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     port: raw.PORT,
     logLevel: raw.LOG_LEVEL,
     upstreamTimeoutMs: raw.UPSTREAM_TIMEOUT_MS,
-    bodyLimitBytes: raw.BODY_LIMIT_BYTES
+    bodyLimitBytes: raw.BODY_LIMIT_BYTES,
+    cors: { origins: access.origins, maxAgeSeconds: raw.CORS_MAX_AGE },
+    rateLimit: {
+      max: raw.RATE_LIMIT_MAX,
+      clientMax: raw.CLIENT_RATE_LIMIT_MAX,
+      windowMs: raw.RATE_LIMIT_WINDOW_MS,
+      onStoreError: raw.RATE_LIMIT_ON_STORE_ERROR
+    },
+    trustProxy: access.trustProxy,
+    redisUrl: raw.REDIS_URL,
+    clientTokens: access.clientTokens,
+    requireClientToken: raw.REQUIRE_CLIENT_TOKEN,
+    allowedSerialNumbers: access.allowed,
+    defaultSerialNumber: raw.DEFAULT_SERIAL_NUMBER
   }
 }

@@ -25,7 +25,15 @@ test('defaults', async (t) => {
     port: 3000,
     logLevel: 'info',
     upstreamTimeoutMs: 10000,
-    bodyLimitBytes: 4096
+    bodyLimitBytes: 4096,
+    cors: { origins: [], maxAgeSeconds: 600 },
+    rateLimit: { max: 30, clientMax: 600, windowMs: 60000, onStoreError: 'open' },
+    trustProxy: false,
+    redisUrl: undefined,
+    clientTokens: [],
+    requireClientToken: false,
+    allowedSerialNumbers: undefined,
+    defaultSerialNumber: undefined
   })
 })
 
@@ -95,4 +103,59 @@ test('key problems', async (t) => {
   writeFileSync(twoWords, `${KEY} other`)
   const problems = problemsOf({ HOTTASK_API_KEY_FILE: twoWords })
   t.notMatch(problems.join('\n'), KEY)
+})
+
+test('access settings: origins, tokens, trust proxy, chatbot lists', async (t) => {
+  const config = loadConfig({
+    HOTTASK_API_KEY: KEY,
+    CORS_ORIGINS: 'https://shop.example, http://127.0.0.1:8080,null',
+    CORS_MAX_AGE: '120',
+    CLIENT_TOKENS: 'billing:billing-token-0123456789,crm:crm-token-abcdefghijkl',
+    REQUIRE_CLIENT_TOKEN: 'true',
+    CLIENT_RATE_LIMIT_MAX: '50',
+    TRUST_PROXY: '10.0.0.0/8, 192.168.1.1, ::1',
+    REDIS_URL: 'redis://:pw@127.0.0.1:6379/0',
+    RATE_LIMIT_ON_STORE_ERROR: 'closed',
+    ALLOWED_SERIAL_NUMBERS: 'bot-a,bot_b',
+    DEFAULT_SERIAL_NUMBER: 'bot-a'
+  })
+  t.same(config.cors, { origins: ['https://shop.example', 'http://127.0.0.1:8080', 'null'], maxAgeSeconds: 120 })
+  t.same(config.clientTokens, [{ name: 'billing', token: 'billing-token-0123456789' }, { name: 'crm', token: 'crm-token-abcdefghijkl' }])
+  t.equal(config.requireClientToken, true)
+  t.equal(config.rateLimit.clientMax, 50)
+  t.equal(config.rateLimit.onStoreError, 'closed')
+  t.same(config.trustProxy, ['10.0.0.0/8', '192.168.1.1', '::1'])
+  t.same(config.allowedSerialNumbers, ['bot-a', 'bot_b'])
+  t.equal(config.defaultSerialNumber, 'bot-a')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, TRUST_PROXY: '2' }).trustProxy, 2)
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY, CORS_ORIGINS: '*' }).cors.origins, ['*'])
+})
+
+test('access problems are named, tokens never printed', async (t) => {
+  const token = 'short-secret'
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ CORS_ORIGINS: 'https://shop.example/' }, /^CORS_ORIGINS: each entry must be an exact origin/],
+    [{ CORS_ORIGINS: '*,https://a.example' }, /^CORS_ORIGINS: `\*` must stand alone/],
+    [{ CORS_ORIGINS: 'shop.example' }, /^CORS_ORIGINS/],
+    [{ CLIENT_TOKENS: `svc:${token}` }, /^CLIENT_TOKENS: entry 1 must be name:token/],
+    [{ CLIENT_TOKENS: 'no-colon-here-0123456789' }, /^CLIENT_TOKENS: entry 1/],
+    [{ CLIENT_TOKENS: 'a:aaaaaaaaaaaaaaaaaaaa,a:bbbbbbbbbbbbbbbbbbbb' }, /^CLIENT_TOKENS: the name a appears twice/],
+    [{ CLIENT_TOKENS: 'a:aaaaaaaaaaaaaaaaaaaa,b:aaaaaaaaaaaaaaaaaaaa' }, /^CLIENT_TOKENS: entry 2 repeats/],
+    [{ REQUIRE_CLIENT_TOKEN: 'true' }, /^REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS/],
+    [{ REQUIRE_CLIENT_TOKEN: 'maybe' }, /^REQUIRE_CLIENT_TOKEN: expected/],
+    [{ TRUST_PROXY: 'the-lb' }, /^TRUST_PROXY: expected/],
+    [{ TRUST_PROXY: '10.0.0.0/99' }, /^TRUST_PROXY: expected/],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY: expected/],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, /^REDIS_URL: expected/],
+    [{ RATE_LIMIT_ON_STORE_ERROR: 'ajar' }, /^RATE_LIMIT_ON_STORE_ERROR: expected/],
+    [{ ALLOWED_SERIAL_NUMBERS: 'ok,not ok' }, /^ALLOWED_SERIAL_NUMBERS: expected/],
+    [{ DEFAULT_SERIAL_NUMBER: 'bot/1' }, /^DEFAULT_SERIAL_NUMBER: expected/],
+    [{ DEFAULT_SERIAL_NUMBER: 'bot-c', ALLOWED_SERIAL_NUMBERS: 'bot-a' }, /^DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS/]
+  ]
+  for (const [env, expected] of cases) {
+    const problems = problemsOf({ HOTTASK_API_KEY: KEY, ...env })
+    t.match(problems, [expected], JSON.stringify(env))
+    t.notMatch(problems.join(' '), token)
+  }
 })

@@ -1,38 +1,57 @@
-// POST /sessions: validate the body, create a session upstream with the server's key,
-// answer 201 with the session id. Every failure is thrown to the error handler.
-import type { FastifyInstance } from 'fastify'
+// POST /sessions: the checks run in the contract's order — client token, origin, rate
+// limit (all before the body is read), body validation, chatbot allow-list — then a
+// session is created upstream with the server's key and answered 201.
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { watchClient } from '../client-gone.ts'
+import { ProblemError } from '../errors.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 
 export const SERIAL_NUMBER_PATTERN = '^[A-Za-z0-9_-]{1,128}$'
 
-const bodySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['serialNumber'],
-  properties: {
-    serialNumber: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }
-  }
-} as const
+function bodySchema (serialNumberRequired: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: serialNumberRequired ? ['serialNumber'] : [],
+    properties: {
+      serialNumber: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }
+    }
+  } as const
+}
 
-interface SessionBody { serialNumber: string }
+interface SessionBody { serialNumber?: string }
 
 export interface SessionRouteOptions {
   upstream: UpstreamClient
   currentKey: () => string
+  /** Client token and origin checks, in that order. */
+  guards: onRequestHookHandler[]
+  allowedSerialNumbers: string[] | undefined
+  defaultSerialNumber: string | undefined
 }
 
-export function sessionRoutes (app: FastifyInstance, { upstream, currentKey }: SessionRouteOptions): void {
-  app.post<{ Body: SessionBody }>('/sessions', { schema: { body: bodySchema } }, async (request, reply) => {
+export function sessionRoutes (app: FastifyInstance, options: SessionRouteOptions): void {
+  const { upstream, currentKey, defaultSerialNumber } = options
+  const allowed = options.allowedSerialNumbers === undefined ? undefined : new Set(options.allowedSerialNumbers)
+
+  // With a default chatbot, a POST without any body stands for `{}`.
+  const useDefaultForNoBody = defaultSerialNumber === undefined
+    ? undefined
+    : async (request: FastifyRequest) => { if (request.body === undefined) request.body = {} }
+
+  app.post<{ Body: SessionBody }>('/sessions', {
+    onRequest: options.guards,
+    preValidation: useDefaultForNoBody,
+    config: { rateLimit: {} },
+    schema: { body: bodySchema(defaultSerialNumber === undefined) }
+  }, async (request, reply) => {
+    const serialNumber = request.body.serialNumber ?? defaultSerialNumber as string
+    if (allowed !== undefined && !allowed.has(serialNumber)) throw new ProblemError('SERIAL_NUMBER_NOT_ALLOWED')
+
     const client = watchClient(reply)
     let sessionId: string
     try {
-      sessionId = await upstream.createSession({
-        serialNumber: request.body.serialNumber,
-        requestId: request.id,
-        key: currentKey(),
-        signal: client.signal
-      })
+      sessionId = await upstream.createSession({ serialNumber, requestId: request.id, key: currentKey(), signal: client.signal })
     } finally {
       client.release()
     }

@@ -18,7 +18,8 @@ export class LogCapture {
 }
 
 export function testConfig (env: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'trace', ...env })
+  // Suites that walk many scenarios must not trip the default rate limit.
+  return loadConfig({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'trace', RATE_LIMIT_MAX: '100000', ...env })
 }
 
 export interface Harness {

@@ -1,0 +1,71 @@
+// Every environment variable the service reads: its JSON schema for Ajv and, in words,
+// what it expects for people. The README's configuration table is tested against it.
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+const integer = (minimum: number, maximum: number, fallback?: number) => ({
+  schema: { type: 'integer', minimum, maximum, ...(fallback === undefined ? {} : { default: fallback }) },
+  expected: `an integer from ${minimum} to ${maximum}`
+})
+
+const list = (expected: string) => ({ schema: { type: 'string', default: '' }, expected })
+
+export const VARIABLES = {
+  HOTTASK_API_KEY: { schema: { type: 'string', pattern: '^[\\x21-\\x7e]+$' }, expected: 'visible ASCII characters, no spaces' },
+  HOTTASK_API_KEY_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  // An http(s) origin: no credentials, path, query or fragment (a lone trailing slash is fine).
+  HOTTASK_BASE_URL: {
+    schema: { type: 'string', pattern: '^https?://[^/?#@\\s]+/?$', default: 'https://usapi.hottask.com' },
+    expected: 'an http(s) origin such as https://usapi.hottask.com'
+  },
+  HOST: { schema: { type: 'string', minLength: 1, default: '0.0.0.0' }, expected: 'a host name or address to listen on' },
+  PORT: integer(0, 65535, 3000),
+  LOG_LEVEL: { schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, expected: LOG_LEVELS.join(', ') },
+  UPSTREAM_TIMEOUT_MS: integer(1, 600000, 10000),
+  BODY_LIMIT_BYTES: integer(16, 1048576, 4096),
+  CORS_ORIGINS: list('comma-separated exact origins (scheme://host[:port]), `null`, or `*` alone'),
+  CORS_MAX_AGE: integer(0, 86400, 600),
+  RATE_LIMIT_MAX: integer(1, 1000000000, 30),
+  RATE_LIMIT_WINDOW_MS: integer(1000, 86400000, 60000),
+  CLIENT_RATE_LIMIT_MAX: integer(1, 1000000000, 600),
+  TRUST_PROXY: { schema: { type: 'string', default: 'false' }, expected: '`true`, `false`, a hop count, or comma-separated addresses/CIDRs' },
+  REDIS_URL: { schema: { type: 'string', pattern: '^rediss?://' }, expected: 'a redis:// or rediss:// URL' },
+  RATE_LIMIT_ON_STORE_ERROR: { schema: { type: 'string', enum: ['open', 'closed'], default: 'open' }, expected: '`open` or `closed`' },
+  CLIENT_TOKENS: list('comma-separated name:token pairs; names of A-Z a-z 0-9 . _ -, tokens of at least 16 visible characters'),
+  REQUIRE_CLIENT_TOKEN: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
+  ALLOWED_SERIAL_NUMBERS: list('comma-separated chatbot ids'),
+  DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
+} as const
+
+export type VariableName = keyof typeof VARIABLES
+
+export const CONFIG_VARIABLES = Object.keys(VARIABLES) as VariableName[]
+
+export const schema = {
+  type: 'object',
+  properties: Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, VARIABLES[name].schema]))
+}
+
+/** The environment once the schema has checked it and filled in the defaults. */
+export interface RawEnv {
+  HOTTASK_API_KEY?: string
+  HOTTASK_API_KEY_FILE?: string
+  HOTTASK_BASE_URL: string
+  HOST: string
+  PORT: number
+  LOG_LEVEL: string
+  UPSTREAM_TIMEOUT_MS: number
+  BODY_LIMIT_BYTES: number
+  CORS_ORIGINS: string
+  CORS_MAX_AGE: number
+  RATE_LIMIT_MAX: number
+  RATE_LIMIT_WINDOW_MS: number
+  CLIENT_RATE_LIMIT_MAX: number
+  TRUST_PROXY: string
+  REDIS_URL?: string
+  RATE_LIMIT_ON_STORE_ERROR: 'open' | 'closed'
+  CLIENT_TOKENS: string
+  REQUIRE_CLIENT_TOKEN: boolean
+  ALLOWED_SERIAL_NUMBERS: string
+  DEFAULT_SERIAL_NUMBER?: string
+}

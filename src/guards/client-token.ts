@@ -1,0 +1,53 @@
+// Internal client tokens: `Authorization: Bearer <token>` names the calling service.
+// Tokens are compared in constant time (equal-length SHA-256 digests, every token
+// checked), so timing tells nothing about how much of a guess was right.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { ClientToken } from '../config.ts'
+import { ProblemError } from '../errors.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated client token's name, or null for anonymous callers. */
+    clientName: string | null
+  }
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
+
+const CHALLENGE = { 'www-authenticate': 'Bearer' }
+const INVALID = { 'www-authenticate': 'Bearer error="invalid_token"' }
+
+/** The client's name for a presented token, or undefined when no token matches. */
+export function tokenMatcher (tokens: ClientToken[]): (presented: string) => string | undefined {
+  const known = tokens.map(({ name, token }) => ({ name, digest: digest(token) }))
+  return (presented) => {
+    const candidate = digest(presented)
+    let match: string | undefined
+    for (const entry of known) {
+      if (timingSafeEqual(entry.digest, candidate)) match = entry.name
+    }
+    return match
+  }
+}
+
+export function clientTokenGuard (tokens: ClientToken[], required: boolean): onRequestHookHandler | undefined {
+  // Without configured tokens a client's Authorization header means nothing here.
+  if (tokens.length === 0) return undefined
+  const match = tokenMatcher(tokens)
+  return function authenticateClient (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    const header = request.headers.authorization
+    if (header === undefined) {
+      done(required ? new ProblemError('CLIENT_TOKEN_REQUIRED', undefined, CHALLENGE) : undefined)
+      return
+    }
+    const name = /^Bearer +/i.test(header) ? match(header.replace(/^Bearer +/i, '').trim()) : undefined
+    if (name === undefined) {
+      done(new ProblemError('INVALID_CLIENT_TOKEN', undefined, INVALID))
+      return
+    }
+    request.clientName = name
+    request.log = request.log.child({ client: name })
+    done()
+  }
+}

@@ -1,0 +1,39 @@
+// @fastify/rate-limit settings: per client (token name, else IP), counters in Redis when
+// configured so every replica enforces one limit. A store failure never becomes a 500:
+// `open` serves the request and records the failure, `closed` refuses with 503.
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.ts'
+import { ProblemError } from '../errors.ts'
+import { guardedStore } from './rate-limit-store.ts'
+import type { StoreFailureListener } from './rate-limit-store.ts'
+
+export const STORE_RETRY_AFTER_SECONDS = 5
+
+const clientKey = (request: FastifyRequest): string =>
+  request.clientName === null ? `ip:${request.ip}` : `client:${request.clientName}`
+
+export interface RateLimitOptions {
+  limits: Config['rateLimit']
+  redis: Redis | undefined
+  onStoreFailure: StoreFailureListener
+  onLimited: (request: FastifyRequest) => void
+}
+
+export async function registerRateLimit (app: FastifyInstance, options: RateLimitOptions): Promise<void> {
+  const { limits, redis } = options
+  const failure = limits.onStoreError === 'closed'
+    ? () => new ProblemError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) })
+    : undefined
+  await app.register(rateLimit, {
+    global: false,
+    max: (request: FastifyRequest) => request.clientName === null ? limits.max : limits.clientMax,
+    timeWindow: limits.windowMs,
+    keyGenerator: clientKey,
+    store: guardedStore({ redis, namespace: 'hottask-proxy:rate-limit:', onFailure: options.onStoreFailure, refusal: failure }),
+    skipOnError: false,
+    onExceeded: options.onLimited,
+    errorResponseBuilder: (_request, context) => new ProblemError('RATE_LIMITED', `Rate limit exceeded; retry in ${context.after}.`)
+  })
+}

@@ -1,0 +1,84 @@
+// Rate limits through a real redis-server: replicas share one limit, and a Redis outage
+// is neither a crash nor a 500 — it follows RATE_LIMIT_ON_STORE_ERROR and heals itself.
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { test } from 'tap'
+import { startRedis } from '../helpers/redis-server.ts'
+import { postSession, setup } from '../helpers/setup.ts'
+
+async function until (condition: () => Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const ready = async (app: FastifyInstance): Promise<boolean> => (await app.inject({ url: '/readyz' })).statusCode === 200
+
+test('two replicas sharing Redis enforce one combined limit', async (t) => {
+  const redis = await startRedis(t)
+  const env = { REDIS_URL: redis.url, RATE_LIMIT_MAX: '3' }
+  const a = await setup(t, env)
+  const b = await setup(t, env)
+  await until(async () => await ready(a.app) && await ready(b.app), 'both replicas ready')
+  const statuses = []
+  for (const app of [a.app, b.app, a.app, b.app, a.app]) {
+    statuses.push((await postSession(app, { serialNumber: 'abc' })).statusCode)
+  }
+  t.same(statuses, [201, 201, 201, 429, 429])
+  const limited = await postSession(b.app, { serialNumber: 'abc' })
+  t.equal(limited.json().code, 'RATE_LIMITED')
+  t.equal(limited.headers['x-ratelimit-limit'], '3')
+})
+
+test('Redis down, open: requests are served, readiness fails, recovery after restart', async (t) => {
+  const redis = await startRedis(t)
+  const { app, logs } = await setup(t, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '2' })
+  await until(() => ready(app), 'ready')
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+
+  await redis.stop()
+  await until(async () => !(await ready(app)), 'not ready')
+  const readyz = await app.inject({ url: '/readyz' })
+  t.equal(readyz.statusCode, 503)
+  t.same(readyz.json().checks, { shutdown: 'ok', redis: 'failing' })
+  for (let i = 0; i < 4; i++) t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201, 'served open')
+  t.ok(logs.entries.some((e) => e.msg === 'rate-limit store failed' && e.level === 40))
+
+  await redis.restart()
+  await until(() => ready(app), 'ready again')
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 429, 'limits hold again')
+})
+
+test('Redis down, closed: 503 RATE_LIMIT_UNAVAILABLE with Retry-After, no upstream call', async (t) => {
+  const redis = await startRedis(t)
+  const { app, upstream } = await setup(t, { REDIS_URL: redis.url, RATE_LIMIT_ON_STORE_ERROR: 'closed' })
+  await until(() => ready(app), 'ready')
+  await redis.stop()
+  await until(async () => !(await ready(app)), 'not ready')
+  const res = await postSession(app, { serialNumber: 'abc' })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'RATE_LIMIT_UNAVAILABLE')
+  t.equal(res.headers['retry-after'], '5')
+  t.equal(upstream.count(), 0)
+  await redis.restart()
+  await until(() => ready(app), 'ready again')
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+})
+
+test('Redis unreachable at startup: the service starts not-ready and connects later', async (t) => {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
+
+  const { app } = await setup(t, { REDIS_URL: `redis://127.0.0.1:${port}/0` })
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 503)
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201, 'served open meanwhile')
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+  t.pass(`redis on ${port} is not running`)
+})

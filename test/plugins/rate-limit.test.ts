@@ -1,0 +1,83 @@
+import { test } from 'tap'
+import { postSession, setup } from '../helpers/setup.ts'
+
+const TOKEN = 'svc-token-0123456789abcdef'
+
+test('over the limit: 429 RATE_LIMITED with Retry-After, no upstream call', async (t) => {
+  const { app, upstream } = await setup(t, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' })
+  const first = await postSession(app, { serialNumber: 'abc' })
+  t.equal(first.headers['x-ratelimit-limit'], '2')
+  t.equal(first.headers['x-ratelimit-remaining'], '1')
+  t.ok(Number(first.headers['x-ratelimit-reset']) > 0)
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+  const limited = await postSession(app, { serialNumber: 'abc' })
+  t.equal(limited.statusCode, 429)
+  t.equal(limited.json().code, 'RATE_LIMITED')
+  t.match(limited.headers['content-type'], /^application\/problem\+json/)
+  t.ok(Number(limited.headers['retry-after']) >= 59)
+  t.equal(limited.headers['x-ratelimit-remaining'], '0')
+  t.equal(upstream.count(), 2)
+})
+
+test('limits are per client: token name, else IP; tokens have their own limit', async (t) => {
+  const { app } = await setup(t, { RATE_LIMIT_MAX: '1', CLIENT_RATE_LIMIT_MAX: '3', CLIENT_TOKENS: `svc:${TOKEN}` })
+  const from = (remoteAddress: string, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/sessions', remoteAddress, headers: { 'content-type': 'application/json', ...headers }, payload: '{"serialNumber":"abc"}' })
+  t.equal((await from('10.0.0.1')).statusCode, 201)
+  t.equal((await from('10.0.0.1')).statusCode, 429)
+  t.equal((await from('10.0.0.2')).statusCode, 201, 'another IP has its own budget')
+  const auth = { authorization: `Bearer ${TOKEN}` }
+  for (let i = 0; i < 3; i++) t.equal((await from(`10.0.1.${i}`, auth)).statusCode, 201, 'the token spans IPs')
+  const limited = await from('10.0.0.9', auth)
+  t.equal(limited.statusCode, 429)
+  t.equal(limited.headers['x-ratelimit-limit'], '3')
+})
+
+test('a spoofed X-Forwarded-For does not change the client while TRUST_PROXY is off', async (t) => {
+  const { app } = await setup(t, { RATE_LIMIT_MAX: '1' })
+  const send = (xff: string) => app.inject({ method: 'POST', url: '/sessions', remoteAddress: '10.9.9.9', headers: { 'content-type': 'application/json', 'x-forwarded-for': xff }, payload: '{"serialNumber":"abc"}' })
+  t.equal((await send('1.1.1.1')).statusCode, 201)
+  t.equal((await send('2.2.2.2')).statusCode, 429, 'still the same client')
+})
+
+test('with TRUST_PROXY the forwarded address is the client', async (t) => {
+  const { app } = await setup(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' })
+  const send = (xff: string) => app.inject({ method: 'POST', url: '/sessions', remoteAddress: '10.9.9.9', headers: { 'content-type': 'application/json', 'x-forwarded-for': xff }, payload: '{"serialNumber":"abc"}' })
+  t.equal((await send('1.1.1.1')).statusCode, 201)
+  t.equal((await send('2.2.2.2')).statusCode, 201, 'another forwarded client')
+  t.equal((await send('1.1.1.1')).statusCode, 429)
+  // One trusted hop: a client-supplied address further left is not believed.
+  t.equal((await send('3.3.3.3, 1.1.1.1')).statusCode, 429)
+
+  const listed = await setup(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '10.9.9.0/24' })
+  const viaListed = (xff: string, remoteAddress = '10.9.9.9') => listed.app.inject({ method: 'POST', url: '/sessions', remoteAddress, headers: { 'content-type': 'application/json', 'x-forwarded-for': xff }, payload: '{"serialNumber":"abc"}' })
+  t.equal((await viaListed('4.4.4.4')).statusCode, 201)
+  t.equal((await viaListed('5.5.5.5')).statusCode, 201)
+  t.equal((await viaListed('6.6.6.6', '172.16.0.1')).statusCode, 201, 'an untrusted peer is its own client')
+  t.equal((await viaListed('7.7.7.7', '172.16.0.1')).statusCode, 429, 'and its forwarded header is ignored')
+})
+
+test('health routes are not limited; the 404 handler is', async (t) => {
+  const { app } = await setup(t, { RATE_LIMIT_MAX: '2' })
+  for (let i = 0; i < 5; i++) {
+    t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+    t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+  }
+  t.equal((await app.inject({ url: '/probe-1' })).statusCode, 404)
+  t.equal((await app.inject({ url: '/probe-2' })).statusCode, 404)
+  const limited = await app.inject({ url: '/probe-3' })
+  t.equal(limited.statusCode, 429)
+  t.equal(limited.json().code, 'RATE_LIMITED')
+})
+
+test('order of checks: token, origin, rate limit, body, allow-list', async (t) => {
+  const { app, upstream } = await setup(t, {
+    RATE_LIMIT_MAX: '1', CORS_ORIGINS: 'https://shop.example', CLIENT_TOKENS: `svc:${TOKEN}`, ALLOWED_SERIAL_NUMBERS: 'bot-a'
+  })
+  const bad = await postSession(app, '{broken', { authorization: 'Bearer wrong-token-000000000', origin: 'https://evil.example' })
+  t.equal(bad.json().code, 'INVALID_CLIENT_TOKEN', 'the token is checked first')
+  t.equal((await postSession(app, '{broken', { origin: 'https://evil.example' })).json().code, 'ORIGIN_NOT_ALLOWED', 'then the origin')
+  t.equal((await postSession(app, { serialNumber: 'bot-b' })).json().code, 'SERIAL_NUMBER_NOT_ALLOWED', 'counts against the limit')
+  t.equal((await postSession(app, '{broken')).json().code, 'RATE_LIMITED', 'a limited request with a bad body is still 429')
+  t.equal(upstream.count(), 0)
+})
