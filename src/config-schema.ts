@@ -34,6 +34,11 @@ export const VARIABLES = {
   CLIENT_TOKENS: list('comma-separated name:token pairs; names of A-Z a-z 0-9 . _ -, tokens of at least 16 visible characters'),
   REQUIRE_CLIENT_TOKEN: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
   ALLOWED_SERIAL_NUMBERS: list('comma-separated chatbot ids'),
+  CLIENT_HEADERS_TIMEOUT_MS: integer(1000, 600000, 10000),
+  CLIENT_REQUEST_TIMEOUT_MS: integer(1000, 3600000, 30000),
+  KEEP_ALIVE_TIMEOUT_MS: integer(1000, 3600000, 72000),
+  SHUTDOWN_DRAIN_DELAY_MS: integer(0, 300000, 0),
+  SHUTDOWN_TIMEOUT_MS: integer(1000, 3600000, 15000),
   DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
 } as const
 
@@ -68,4 +73,9 @@ export interface RawEnv {
   REQUIRE_CLIENT_TOKEN: boolean
   ALLOWED_SERIAL_NUMBERS: string
   DEFAULT_SERIAL_NUMBER?: string
+  CLIENT_HEADERS_TIMEOUT_MS: number
+  CLIENT_REQUEST_TIMEOUT_MS: number
+  KEEP_ALIVE_TIMEOUT_MS: number
+  SHUTDOWN_DRAIN_DELAY_MS: number
+  SHUTDOWN_TIMEOUT_MS: number
 }

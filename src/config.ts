@@ -29,6 +29,9 @@ export interface Config {
   /** Undefined: every chatbot id is allowed. */
   allowedSerialNumbers: string[] | undefined
   defaultSerialNumber: string | undefined
+  /** Socket limits for slow clients, applied to the HTTP server. */
+  server: { headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  shutdown: { drainDelayMs: number, timeoutMs: number }
 }
 
 export class ConfigError extends Error {
@@ -103,6 +106,9 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   if (fallback !== undefined && allowed.length > 0 && !allowed.includes(fallback)) {
     problems.push('DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS')
   }
+  // In-flight requests must be able to use their whole upstream deadline while draining.
+  if (raw.SHUTDOWN_TIMEOUT_MS < raw.UPSTREAM_TIMEOUT_MS) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS')
+  if (raw.CLIENT_REQUEST_TIMEOUT_MS < raw.CLIENT_HEADERS_TIMEOUT_MS) problems.push('CLIENT_REQUEST_TIMEOUT_MS: must be at least CLIENT_HEADERS_TIMEOUT_MS')
   return { origins, clientTokens, trustProxy, allowed: allowed.length > 0 ? allowed : undefined }
 }
 
@@ -137,6 +143,12 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     clientTokens: access.clientTokens,
     requireClientToken: raw.REQUIRE_CLIENT_TOKEN,
     allowedSerialNumbers: access.allowed,
-    defaultSerialNumber: raw.DEFAULT_SERIAL_NUMBER
+    defaultSerialNumber: raw.DEFAULT_SERIAL_NUMBER,
+    server: {
+      headersTimeoutMs: raw.CLIENT_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: raw.CLIENT_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS
+    },
+    shutdown: { drainDelayMs: raw.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS }
   }
 }

@@ -8,8 +8,6 @@ import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { Readiness } from './readiness.ts'
 
-const SHUTDOWN_TIMEOUT_MS = 15000
-
 function readEnv (): Record<string, string | undefined> {
   const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {}
   return { ...fromFile, ...process.env }
@@ -28,19 +26,17 @@ async function main (): Promise<void> {
   const readiness = new Readiness()
   const app = await buildApp(config, { readiness })
 
-  let stopping = false
-  const shutdown = (signal: string): void => {
-    if (stopping) {
-      app.log.warn({ signal }, 'second signal: exiting now')
-      process.exit(1)
-    }
-    stopping = true
-    readiness.drain()
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+  // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
+  app.server.headersTimeout = config.server.headersTimeoutMs
+  app.server.requestTimeout = config.server.requestTimeoutMs
+  app.server.keepAliveTimeout = config.server.keepAliveTimeoutMs
+
+  const close = (): void => {
+    app.log.info('closing: no new connections, finishing in-flight requests')
     const timer = setTimeout(() => {
       app.log.error('shutdown timed out: exiting')
       process.exit(1)
-    }, SHUTDOWN_TIMEOUT_MS)
+    }, config.shutdown.timeoutMs)
     timer.unref()
     // Connections busy when closing began become idle later; close them as they do,
     // or a keep-alive client would hold the process open until its idle timeout.
@@ -53,6 +49,20 @@ async function main (): Promise<void> {
       app.log.error({ err: error }, 'shutdown failed')
       process.exit(1)
     })
+  }
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    // Not-ready at once; keep serving through the drain delay so that load balancers
+    // stop routing here before the listener closes.
+    readiness.drain()
+    app.log.info({ signal, drainDelayMs: config.shutdown.drainDelayMs }, 'shutting down: not ready')
+    setTimeout(close, config.shutdown.drainDelayMs)
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)

@@ -33,7 +33,9 @@ test('defaults', async (t) => {
     clientTokens: [],
     requireClientToken: false,
     allowedSerialNumbers: undefined,
-    defaultSerialNumber: undefined
+    defaultSerialNumber: undefined,
+    server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000 },
+    shutdown: { drainDelayMs: 0, timeoutMs: 15000 }
   })
 })
 
@@ -151,7 +153,9 @@ test('access problems are named, tokens never printed', async (t) => {
     [{ RATE_LIMIT_ON_STORE_ERROR: 'ajar' }, /^RATE_LIMIT_ON_STORE_ERROR: expected/],
     [{ ALLOWED_SERIAL_NUMBERS: 'ok,not ok' }, /^ALLOWED_SERIAL_NUMBERS: expected/],
     [{ DEFAULT_SERIAL_NUMBER: 'bot/1' }, /^DEFAULT_SERIAL_NUMBER: expected/],
-    [{ DEFAULT_SERIAL_NUMBER: 'bot-c', ALLOWED_SERIAL_NUMBERS: 'bot-a' }, /^DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS/]
+    [{ DEFAULT_SERIAL_NUMBER: 'bot-c', ALLOWED_SERIAL_NUMBERS: 'bot-a' }, /^DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS/],
+    [{ UPSTREAM_TIMEOUT_MS: '20000' }, /^SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS/],
+    [{ CLIENT_HEADERS_TIMEOUT_MS: '20000', CLIENT_REQUEST_TIMEOUT_MS: '10000' }, /^CLIENT_REQUEST_TIMEOUT_MS: must be at least/]
   ]
   for (const [env, expected] of cases) {
     const problems = problemsOf({ HOTTASK_API_KEY: KEY, ...env })

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
@@ -76,4 +77,37 @@ test('a second signal exits at once with status 1', async (t) => {
   proxy.child.kill('SIGINT')
   t.equal(await proxy.exited, 1)
   await inFlight
+})
+
+test('drain delay: not ready at once, still serving, then closes', async (t) => {
+  const upstream = await startSimulator({ key: TEST_KEY })
+  t.teardown(() => upstream.close())
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: upstream.url, SHUTDOWN_DRAIN_DELAY_MS: '1500' })
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+  proxy.child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const readyz = await request(`${proxy.url}/readyz`)
+  t.equal(readyz.statusCode, 503)
+  t.match(await readyz.body.json(), { checks: { shutdown: 'failing' } })
+  const res = await request(`${proxy.url}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"serialNumber":"abc"}' })
+  t.equal(res.statusCode, 201, 'new requests are still served during the drain delay')
+  await res.body.dump()
+  t.equal(await proxy.exited, 0)
+})
+
+test('a request still running at SHUTDOWN_TIMEOUT_MS: exit 1', async (t) => {
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, UPSTREAM_TIMEOUT_MS: '1000', SHUTDOWN_TIMEOUT_MS: '1000' })
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+  // A client that never finishes sending its body keeps its request in flight.
+  const { port } = new URL(proxy.url)
+  const socket = connect(Number(port), '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write('POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"serial')
+  t.teardown(() => socket.destroy())
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const started = Date.now()
+  proxy.child.kill('SIGTERM')
+  t.equal(await proxy.exited, 1)
+  t.ok(Date.now() - started >= 900, 'waited for the shutdown timeout')
+  t.match(proxy.output(), /shutdown timed out/)
 })
