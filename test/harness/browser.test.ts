@@ -4,7 +4,7 @@ import { statSync } from 'node:fs'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { before, t as root, test } from 'tap'
 import type { Test } from 'tap'
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { artifactPath, launchBrowser, serve, servePage } from '../helpers/browser.ts'
 
 const REQUEST_ID = 'req-harness-42'
@@ -73,11 +73,12 @@ async function api (t: Test, headers: OutgoingHttpHeaders): Promise<{ url: strin
 }
 
 /** Opens the fetching page and waits for its script's result. */
-async function runPage (t: Test, apiUrl: string): Promise<{ result: FetchResult, origin: string, page: Awaited<ReturnType<Browser['newPage']>> }> {
+async function runPage (t: Test, apiUrl: string): Promise<{ result: FetchResult, origin: string, page: Page }> {
   const { origin, url } = await servePage(t, fetchingPage(apiUrl))
   const page = await browser.newPage()
   t.teardown(() => page.close())
   await page.goto(url)
+  // A string expression: tsconfig has no DOM lib, so browser-side code is not typed here.
   const result = await page.evaluate('window.result') as FetchResult
   return { result, origin, page }
 }

@@ -1,6 +1,9 @@
 // The real-Redis harness itself: start, data, stop, restart on the same port, cleanup.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
@@ -111,6 +114,11 @@ setInterval(() => {}, 1000)`
     result = await connectOnce(t, url)
   }
   t.equal(result, 'ECONNREFUSED')
+  // The killed process could not remove its server's working directory (a later
+  // startRedis would sweep it); remove it now.
+  for (const name of readdirSync(tmpdir()).filter((name) => name.startsWith(`test-redis-${child.pid}-`))) {
+    rmSync(join(tmpdir(), name), { recursive: true, force: true })
+  }
 })
 
 test('a missing redis-server fails with how to install it', async (t) => {

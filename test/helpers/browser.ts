@@ -21,7 +21,8 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  // Docker gives /dev/shm 64 MB, too small for Chromium's shared memory: use /tmp.
+  // Docker gives /dev/shm 64 MB, too small for Chromium's shared memory: use /tmp
+  // (playwright-core adds this one on Linux too; kept explicit in case that changes)
   '--disable-dev-shm-usage'
 ]
 
