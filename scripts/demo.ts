@@ -1,11 +1,25 @@
-// `npm run demo`: the simulated upstream and the real proxy process, wired together,
-// so a newcomer sees a session created without a key or a network.
-// DEMO_PORT (default 3000) is the proxy's port; the simulator takes a free port.
+// `npm run demo`: the simulated upstream, the real proxy process wired to it, and the
+// widget example page on its own origin, so a newcomer sees a session created — from
+// curl and from a browser — without a key or a network.
+// DEMO_PORT (default 3000) is the proxy's port, DEMO_WIDGET_PORT (default 3001) the
+// widget page's; the simulator takes a free port. Everything listens on loopback only.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_SIM_KEY, startSimulator } from '../simulator/server.ts'
+import { startStaticServer } from './static-server.ts'
 
+const HOST = '127.0.0.1'
 const port = Number(process.env.DEMO_PORT ?? 3000)
+const widgetPort = Number(process.env.DEMO_WIDGET_PORT ?? 3001)
+const base = `http://${HOST}:${port}`
+
+// The page on its own origin: its calls to the proxy are cross-origin, as on a real site.
+// Its CSP lets it fetch only the proxy.
+const widget = await startStaticServer(fileURLToPath(new URL('../examples/widget/', import.meta.url)), {
+  host: HOST,
+  port: widgetPort,
+  connectSrc: [base]
+})
 const upstream = await startSimulator({ key: DEFAULT_SIM_KEY })
 
 const proxy = spawn(process.execPath, [fileURLToPath(new URL('../src/server.ts', import.meta.url))], {
@@ -15,8 +29,10 @@ const proxy = spawn(process.execPath, [fileURLToPath(new URL('../src/server.ts',
     HOTTASK_API_KEY: DEFAULT_SIM_KEY,
     HOTTASK_API_KEY_FILE: '',
     HOTTASK_BASE_URL: upstream.url,
-    HOST: '127.0.0.1',
-    PORT: String(port)
+    HOST,
+    PORT: String(port),
+    // Exactly the widget page's origin may call from a browser.
+    CORS_ORIGINS: widget.origin
   },
   // Its own process group: Ctrl+C reaches the demo, which forwards one SIGTERM (a second
   // signal would make the proxy exit at once).
@@ -29,10 +45,14 @@ proxy.stdout.on('data', (chunk: Buffer) => {
   process.stdout.write(chunk)
   if (!announced && chunk.toString().includes('Server listening')) {
     announced = true
-    const base = `http://127.0.0.1:${port}`
+    // `:` and `/` are allowed in a query: the URL stays readable.
+    const page = `${widget.origin}/?proxy=${base}`
     process.stdout.write([
       '',
       `hottask-proxy demo: proxy on ${base}, simulated upstream on ${upstream.url}`,
+      'Open the widget example in a browser (CORS_ORIGINS allows exactly its origin):',
+      `  ${page}`,
+      `  ${page}&chatbot=sim-http-429-ra-7   (a refusal with Retry-After)`,
       'Create a session:',
       `  curl -i -X POST ${base}/sessions -H 'content-type: application/json' -d '{"serialNumber":"3254a9d0424c4806b9ea3d0763ccf123"}'`,
       'See a mapped upstream failure (any scenario from the README):',
@@ -47,5 +67,5 @@ const stop = (): void => { proxy.kill('SIGTERM') }
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)
 proxy.on('exit', (code) => {
-  upstream.close().finally(() => process.exit(code ?? 1))
+  Promise.allSettled([upstream.close(), widget.close()]).finally(() => process.exit(code ?? 1))
 })
