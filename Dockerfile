@@ -15,8 +15,8 @@ COPY package.json package-lock.json ./
 # Exactly the lockfile's production tree. `--omit=dev` skips the `node` devDependency
 # (the only package with an install script); `--ignore-scripts` keeps it that way even
 # if a future npm or dependency changes, since no production dependency needs a script.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-  && npm cache clean --force
+# npm's cache stays behind in this stage, which never ships.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # The simulated upstream for compose's `demo` profile. A separate target, so the shipped
 # image carries no simulator code; it needs no npm packages (node:http only), and

@@ -5,7 +5,7 @@ import { request } from 'node:http'
 
 const TIMEOUT_MS = 3000
 // Same default as the service; an empty PORT means unset there too.
-const port = Number(process.env.PORT === undefined || process.env.PORT === '' ? 3000 : process.env.PORT)
+const port = Number(process.env.PORT || 3000)
 
 function fail (reason: string): never {
   process.stderr.write(`healthcheck: ${reason}\n`)

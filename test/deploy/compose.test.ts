@@ -1,0 +1,162 @@
+// docker-compose.yml, checked without a container engine: valid against the Compose
+// Specification's own JSON schema (a copy in test/fixtures, see its README), and hardened
+// as issue 5 asks. Variables are filled from their defaults in the file only, never from
+// the environment or .env, so nothing here can print a real configuration or key.
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import { test } from 'tap'
+import { parse } from 'yaml'
+import { DEFAULT_SIM_KEY } from '../../simulator/server.ts'
+import { CONFIG_VARIABLES } from '../../src/config-schema.ts'
+
+const root = new URL('../../', import.meta.url)
+const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
+
+interface Service {
+  image?: string
+  build?: { context: string, target?: string }
+  profiles?: string[]
+  environment?: Record<string, string>
+  ports?: string[]
+  secrets?: Array<string | { source: string, target?: string }>
+  networks?: string[]
+  depends_on?: Record<string, { condition: string }>
+  healthcheck?: { test: string[] }
+  volumes?: string[]
+  [key: string]: unknown
+}
+interface Compose {
+  name?: string
+  services: Record<string, Service>
+  networks: Record<string, { internal?: boolean } | null>
+  secrets: Record<string, { file?: string }>
+}
+
+const composeText = read('docker-compose.yml')
+// Merge keys (`<<`) are how the file shares the proxy's hardening; compose reads them too.
+const raw = parse(composeText, { merge: true }) as Compose
+/** `${NAME:-default}` and `${NAME-default}` become their default, `${NAME}` becomes empty. */
+const interpolated = parse(composeText.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_all, _name, fallback?: string) => fallback ?? ''), { merge: true }) as Compose
+const services = Object.entries(interpolated.services)
+const inDefaultProfile = services.filter(([, s]) => s.profiles === undefined)
+const proxy = interpolated.services.proxy!
+const hardened = (service: Service): boolean =>
+  service.read_only === true &&
+  (service.cap_drop as string[] | undefined)?.includes('ALL') === true &&
+  (service.security_opt as string[] | undefined)?.includes('no-new-privileges:true') === true
+
+function composeSchemaValidator (): Ajv {
+  const schema = JSON.parse(read('test/fixtures/compose-spec.json')) as Record<string, unknown>
+  // It declares draft-07 by an https URI that Ajv's built-in draft-07 meta-schema does not
+  // carry; Ajv's default dialect is draft-07 anyway.
+  delete schema.$schema
+  const ajv = new Ajv({ allErrors: true, strict: false })
+  addFormats.default(ajv)
+  // Formats older and newer copies of the schema use (compose-go's own checks, simplified).
+  ajv.addFormat('duration', /^([+-]?(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/)
+  ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/)
+  ajv.addFormat('ports', /^([^:]+:)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/)
+  ajv.addFormat('subnet_ip_address', /^[0-9a-fA-F:.]+\/\d{1,3}$/)
+  ajv.addSchema(schema, 'compose-spec')
+  return ajv
+}
+
+test('the schema fixture is the copy its README names', async (t) => {
+  const digest = createHash('sha256').update(readFileSync(new URL('test/fixtures/compose-spec.json', root))).digest('hex')
+  t.match(read('test/fixtures/README.md'), digest)
+  t.ok(existsSync(new URL('test/fixtures/LICENSE-compose-spec', root)))
+})
+
+test('docker-compose.yml is valid against the Compose Specification', async (t) => {
+  const ajv = composeSchemaValidator()
+  for (const [label, document] of [['as written', raw], ['with defaults filled in', interpolated]] as const) {
+    const valid = ajv.validate('compose-spec', document)
+    // Only paths and schema messages: never the document's values.
+    t.ok(valid, `${label}: ${ajv.errorsText(ajv.errors, { dataVar: 'compose' })}`)
+  }
+  t.equal(interpolated.name, 'hottask-proxy', 'a top-level project name')
+})
+
+test('every service is hardened, limited, health-checked and pinned', async (t) => {
+  for (const [name, service] of services) {
+    t.ok(hardened(service), `${name}: read_only, cap_drop ALL, no-new-privileges`)
+    t.ok(service.mem_limit, `${name}: memory limit`)
+    t.ok(service.pids_limit, `${name}: pids limit`)
+    t.ok(service.healthcheck, `${name}: healthcheck`)
+    t.notOk(service.privileged, `${name}: not privileged`)
+    if (service.build === undefined) t.match(service.image, /^[\w./-]+:\d+\.\d+\.\d+[\w.-]*$/, `${name}: exact image version`)
+    if (service.profiles === undefined) t.equal(service.restart, 'unless-stopped', `${name}: restarts`)
+  }
+})
+
+test('the proxy gets its key as a secret file, never an environment variable', async (t) => {
+  t.equal(proxy.build?.target, 'runtime')
+  t.same(proxy.secrets, ['hottask_api_key'])
+  t.equal(proxy.environment?.HOTTASK_API_KEY_FILE, '/run/secrets/hottask_api_key')
+  t.notOk('HOTTASK_API_KEY' in (proxy.environment ?? {}))
+  t.notMatch(composeText, /HOTTASK_API_KEY\s*[:=]/, 'no service sets the key itself')
+  const file = interpolated.secrets.hottask_api_key?.file
+  t.match(file, /^\.\/secrets\//)
+  t.ok(read('.dockerignore').split('\n').includes('secrets/'), 'secrets/ never enters an image')
+  t.ok(read('.gitignore').split('\n').includes('secrets/'), 'secrets/ is never committed')
+})
+
+test('the proxy runs behind one balancer, with Redis shared by its replicas', async (t) => {
+  t.notOk(proxy.ports, 'replicas are not published (so they can scale)')
+  t.notOk(proxy.container_name, 'no fixed container name (so they can scale)')
+  t.equal(proxy.environment?.TRUST_PROXY, '1', 'trusts exactly one hop')
+  t.equal(proxy.environment?.REDIS_URL, 'redis://redis:6379')
+  t.same(proxy.depends_on?.redis, { condition: 'service_healthy' })
+  t.notMatch(proxy.environment?.HOTTASK_BASE_URL ?? '', /simulator/, 'production never defaults to the simulator')
+
+  const published = inDefaultProfile.filter(([, s]) => s.ports !== undefined).map(([name]) => name)
+  t.same(published, ['lb'], 'the balancer is the only published service')
+  const lb = interpolated.services.lb!
+  t.match(lb.image, /^nginx:/)
+  t.same(lb.depends_on?.proxy, { condition: 'service_healthy' })
+  t.ok(lb.volumes?.includes('./deploy/nginx.conf:/etc/nginx/nginx.conf:ro'))
+  const nginx = read('deploy/nginx.conf')
+  t.match(nginx, /resolver 127\.0\.0\.11\b/, "Docker's DNS finds every replica")
+  t.match(nginx, /server proxy:3000 resolve\b/, 're-resolved as replicas come and go')
+  t.match(nginx, /proxy_set_header X-Forwarded-For \$remote_addr;/, 'the client cannot forge the hop')
+
+  const redis = interpolated.services.redis!
+  t.notOk(redis.ports, 'redis is not published')
+  t.same(redis.networks, ['backend'])
+  t.equal(interpolated.networks.backend?.internal, true, 'redis has no route out')
+  t.match(redis.healthcheck?.test.join(' '), /redis-cli ping/)
+})
+
+test('the proxy gets only variables the service reads, and keeps its port', async (t) => {
+  const known = new Set<string>(CONFIG_VARIABLES)
+  for (const name of Object.keys(proxy.environment ?? {})) t.ok(known.has(name), `${name} is a configuration variable`)
+  t.notOk('PORT' in (proxy.environment ?? {}), 'the balancer, EXPOSE and the healthcheck expect 3000')
+  t.notOk('HOST' in (proxy.environment ?? {}))
+})
+
+test('the proxy is health-checked with the image script, no curl', async (t) => {
+  t.same(proxy.healthcheck?.test, ['CMD', 'node', 'scripts/healthcheck.ts'])
+  t.equal(proxy.stop_grace_period, '20s', 'longer than the default 15 s drain deadline')
+})
+
+test('the demo profile adds the simulator and its own proxy, nothing else', async (t) => {
+  const demo = services.filter(([, s]) => s.profiles?.includes('demo')).map(([name]) => name)
+  t.same(demo.sort(), ['demo-proxy', 'simulator'])
+  const simulator = interpolated.services.simulator!
+  t.equal(simulator.build?.target, 'simulator')
+  t.notOk(simulator.ports, 'the simulator is not published')
+
+  const demoProxy = interpolated.services['demo-proxy']!
+  t.equal(demoProxy.environment?.HOTTASK_BASE_URL, 'http://simulator:4010')
+  t.equal(demoProxy.environment?.TRUST_PROXY, '', 'published directly: trusts no forwarding header')
+  t.same(demoProxy.secrets, [{ source: 'demo_api_key', target: 'hottask_api_key' }])
+  t.same(demoProxy.depends_on?.simulator, { condition: 'service_healthy' })
+  t.match(demoProxy.ports, [/^127\.0\.0\.1:/], 'published on loopback only')
+  const demoKeyFile = interpolated.secrets.demo_api_key?.file!
+  t.equal(read(demoKeyFile).trim(), DEFAULT_SIM_KEY, "the demo key is the simulator's public one")
+  for (const [name, service] of inDefaultProfile) {
+    t.notOk(Object.keys(service.depends_on ?? {}).some((dep) => demo.includes(dep)), `${name} does not need the demo`)
+  }
+})
