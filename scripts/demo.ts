@@ -52,7 +52,7 @@ proxy.stdout.on('data', (chunk: Buffer) => {
       `hottask-proxy demo: proxy on ${base}, simulated upstream on ${upstream.url}`,
       'Open the widget example in a browser (CORS_ORIGINS allows exactly its origin):',
       `  ${page}`,
-      `  ${page}&chatbot=sim-http-429-ra-7   (a refusal with Retry-After)`,
+      `  ${page}&chatbot=sim-http-429-ra-30   (a refusal with Retry-After)`,
       'Create a session:',
       `  curl -i -X POST ${base}/sessions -H 'content-type: application/json' -d '{"serialNumber":"3254a9d0424c4806b9ea3d0763ccf123"}'`,
       'See a mapped upstream failure (any scenario from the README):',

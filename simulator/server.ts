@@ -21,8 +21,8 @@ export interface RecordedRequest {
 export interface SimulatorOptions {
   port?: number
   host?: string
-  /** The key the simulator accepts in Authorization. */
-  key?: string
+  /** The key(s) the simulator accepts in Authorization (several while a key rotates). */
+  key?: string | string[]
   /** Added before every answer (the benchmark's slow mode). */
   delayMs?: number
 }
@@ -66,7 +66,7 @@ const MESSAGES: Record<number, string> = {
 }
 
 export async function startSimulator (options: SimulatorOptions = {}): Promise<Simulator> {
-  const key = options.key ?? DEFAULT_SIM_KEY
+  const keys = new Set([options.key ?? DEFAULT_SIM_KEY].flat())
   const delayMs = options.delayMs ?? 0
   const requests: RecordedRequest[] = []
   const failuresSeen = new Map<string, number>()
@@ -133,7 +133,7 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     if (req.method !== 'POST' || req.url !== SESSION_PATH) {
       return send(res, 404, 'Not Found', { 'content-type': 'text/plain' })
     }
-    if (req.headers.authorization !== key) {
+    if (!keys.has(req.headers.authorization ?? '')) {
       return send(res, 401, envelope({ Code: 401, Message: MESSAGES[401] }))
     }
     let serialNumber: unknown

@@ -10,19 +10,30 @@ import type { Config } from './config.ts'
 import { errorHandler } from './error-handler.ts'
 import { clientTokenGuard } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
+import { Idempotency } from './idempotency/coordinator.ts'
+import { MemoryStore } from './idempotency/memory-store.ts'
+import { RedisStore } from './idempotency/redis-store.ts'
 import { jsonBodyParser } from './json-body.ts'
 import { loggerOptions } from './logger.ts'
+import { PROBLEM_SCHEMA } from './problem-schema.ts'
 import { registerCors } from './plugins/cors.ts'
+import { registerOpenApi } from './plugins/openapi.ts'
 import { registerRateLimit } from './plugins/rate-limit.ts'
+import { PRESSURE_EXEMPT, registerUnderPressure } from './plugins/under-pressure.ts'
+import { registerMetrics } from './plugins/metrics.ts'
+import { createMetrics } from './metrics.ts'
+import type { Metrics } from './metrics.ts'
 import { Readiness } from './readiness.ts'
 import { createRedis, isRedisReady } from './redis.ts'
 import { requestIdOf } from './request-id.ts'
 import { healthRoutes } from './routes/health.ts'
 import { notFoundRoutes, trackRouteMethods } from './routes/not-found.ts'
+import { openApiRoutes } from './routes/openapi.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 import { SecretScrubber } from './secrets.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
-import { createUpstreamClient } from './upstream/client.ts'
+import { buildUpstream } from './upstream/build.ts'
+import type { UpstreamObserver } from './upstream/build.ts'
 
 export const VERSION: string = packageJson.version
 
@@ -32,12 +43,34 @@ export interface AppDeps {
   /** An undici dispatcher for the upstream (default: a pool owned by the app). */
   dispatcher?: Dispatcher
   readiness?: Readiness
+  /** The metrics registry (default: a new one; the server shares it with its metrics port). */
+  metrics?: Metrics
+  /** Watch the key files for changes (the server does; most tests need not). */
+  watchKeyFiles?: boolean
 }
 
-/** Every secret the process holds, for scrubbing by value. */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Re-reads the API key files (SIGHUP). */
+    reloadKeys: (reason: string) => void
+  }
+}
+
+/** Upstream events, counted in the metrics. */
+function observerOf (metrics: Metrics): UpstreamObserver {
+  return {
+    attempt: (outcome, durationMs) => metrics.recordUpstreamAttempt(outcome, durationMs),
+    retry: (reason) => metrics.recordRetry(reason),
+    overloaded: (reason) => metrics.recordOverload(reason),
+    circuit: (state) => metrics.setCircuitState(state),
+    key: (key) => metrics.setApiKey(key)
+  }
+}
+
+/** The secrets besides the API keys (the key ring adds those), for scrubbing by value. */
 function secretsOf (config: Config): string[] {
   const redisPassword = config.redisUrl === undefined ? '' : decodeURIComponent(new URL(config.redisUrl).password)
-  return [config.apiKey, ...config.clientTokens.map((client) => client.token), redisPassword]
+  return [...config.clientTokens.map((client) => client.token), redisPassword]
 }
 
 /** A hop count as the function Fastify runs for it (its types omit the number form). */
@@ -48,7 +81,6 @@ function trustProxyOption (trust: Config['trustProxy']): boolean | string[] | ((
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const scrubber = new SecretScrubber()
   for (const secret of secretsOf(config)) scrubber.add(secret)
-  const currentKey = (): string => config.apiKey
   const readiness = deps.readiness ?? new Readiness()
 
   const app = Fastify({
@@ -65,13 +97,20 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
   app.decorateRequest('clientName', null)
 
-  const upstream = createUpstreamClient({
-    baseUrl: config.baseUrl,
-    timeoutMs: config.upstreamTimeoutMs,
-    userAgent: `hottask-proxy/${VERSION}`,
+  const metrics = deps.metrics ?? createMetrics()
+  // Before any route, so every route is known to the request metrics.
+  registerMetrics(app, metrics, { exposeRoute: config.metrics === undefined, routeConfig: PRESSURE_EXEMPT })
+  const observer = observerOf(metrics)
+  const upstream = buildUpstream(config, {
     scrubber,
+    log: app.log,
+    userAgent: `hottask-proxy/${VERSION}`,
+    observer,
     dispatcher: deps.dispatcher
   })
+  metrics.trackUpstreamLoad(upstream.limiter)
+  if (deps.watchKeyFiles === true) upstream.keyFiles.watch()
+  app.decorate('reloadKeys', (reason: string) => upstream.keyFiles.reload(reason))
   app.addHook('onClose', async () => { await upstream.close() })
 
   let redis: Redis | undefined
@@ -86,23 +125,51 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     reply.header('x-request-id', request.id).headers(SECURITY_HEADERS)
     done()
   })
-  app.setErrorHandler(errorHandler(currentKey))
+  app.setErrorHandler(errorHandler(() => upstream.keys.current, (code) => {
+    if (code === 'ORIGIN_NOT_ALLOWED') metrics.recordOriginRefused()
+  }))
   const routeMethods = trackRouteMethods(app)
   jsonBodyParser(app)
+  await registerUnderPressure(app, {
+    maxEventLoopDelayMs: config.load.maxEventLoopDelayMs,
+    maxHeapUsedBytes: config.load.maxHeapUsedBytes,
+    onShed: (reason) => observer.overloaded(reason)
+  })
   await registerCors(app, config.cors.origins, config.cors.maxAgeSeconds)
   await registerRateLimit(app, {
     limits: config.rateLimit,
     redis,
-    onStoreFailure: (error) => app.log.warn({ code: (error as { code?: string }).code, err: error.message }, 'rate-limit store failed'),
-    onLimited: (request) => request.log.info({ client: request.clientName ?? request.ip }, 'rate limited')
+    onStoreFailure: (error) => {
+      metrics.recordStoreError('rate_limit')
+      app.log.warn({ code: (error as { code?: string }).code, err: error.message }, 'rate-limit store failed')
+    },
+    onLimited: (request) => {
+      metrics.recordRateLimited()
+      request.log.info({ client: request.clientName ?? request.ip }, 'rate limited')
+    }
   })
+  app.addSchema(PROBLEM_SCHEMA)
+  await registerOpenApi(app, { version: VERSION, sessionBodyOptional: config.defaultSerialNumber !== undefined })
   notFoundRoutes(app, routeMethods, app.rateLimit())
   healthRoutes(app, readiness)
+  openApiRoutes(app)
+  const idempotency = new Idempotency({
+    store: redis === undefined ? new MemoryStore({ maxKeys: config.idempotency.maxKeys }) : new RedisStore(redis),
+    ttlMs: config.idempotency.ttlMs,
+    // A replica that dies mid-call leaves its marker no longer than the deadline and a margin.
+    pendingTtlMs: config.upstreamTimeoutMs + 5000,
+    onReplay: () => metrics.recordIdempotentReplay(),
+    onStoreError: (error) => {
+      metrics.recordStoreError('idempotency')
+      app.log.warn({ err: (error as Error).message }, 'idempotency store failed')
+    }
+  })
   const guards = [clientTokenGuard(config.clientTokens, config.requireClientToken), originGuard(config.cors.origins)]
     .filter((guard): guard is onRequestHookHandler => guard !== undefined)
   sessionRoutes(app, {
-    upstream,
-    currentKey,
+    sessions: upstream.sessions,
+    idempotency,
+    deadlineMs: config.upstreamTimeoutMs,
     guards,
     allowedSerialNumbers: config.allowedSerialNumbers,
     defaultSerialNumber: config.defaultSerialNumber

@@ -2,6 +2,7 @@
 // was sent. (Fastify's request.signal cannot serve: it fires once the request body has
 // been read, which is before every handler of a POST runs.)
 import type { FastifyReply } from 'fastify'
+import { ClientGoneError } from './upstream/abort-reasons.ts'
 
 export interface ClientWatch {
   signal: AbortSignal
@@ -12,7 +13,7 @@ export function watchClient (reply: FastifyReply): ClientWatch {
   const controller = new AbortController()
   const response = reply.raw
   const onClose = (): void => {
-    if (!response.writableFinished) controller.abort()
+    if (!response.writableFinished) controller.abort(new ClientGoneError())
   }
   response.once('close', onClose)
   return { signal: controller.signal, release: () => response.off('close', onClose) }

@@ -39,6 +39,22 @@ export const VARIABLES = {
   KEEP_ALIVE_TIMEOUT_MS: integer(1000, 3600000, 72000),
   SHUTDOWN_DRAIN_DELAY_MS: integer(0, 300000, 0),
   SHUTDOWN_TIMEOUT_MS: integer(1000, 3600000, 15000),
+  HOTTASK_API_KEY_NEXT: { schema: { type: 'string', pattern: '^[\\x21-\\x7e]+$' }, expected: 'visible ASCII characters, no spaces' },
+  HOTTASK_API_KEY_NEXT_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  UPSTREAM_RETRIES: integer(0, 10, 2),
+  UPSTREAM_RETRY_BASE_MS: integer(1, 60000, 100),
+  UPSTREAM_RETRY_BUDGET_PERCENT: integer(0, 100, 20),
+  UPSTREAM_RETRY_BUDGET_MIN: integer(0, 100000, 3),
+  CIRCUIT_FAILURE_THRESHOLD: integer(1, 100000, 5),
+  CIRCUIT_COOLDOWN_MS: integer(100, 3600000, 10000),
+  UPSTREAM_MAX_CONCURRENCY: integer(1, 65536, 256),
+  UPSTREAM_QUEUE_MAX: integer(0, 1000000, 1024),
+  MAX_EVENT_LOOP_DELAY_MS: integer(0, 600000, 1000),
+  MAX_HEAP_USED_BYTES: integer(0, 1099511627776, 0),
+  IDEMPOTENCY_TTL_MS: integer(1000, 604800000, 86400000),
+  IDEMPOTENCY_MAX_KEYS: integer(1, 10000000, 10000),
+  METRICS_PORT: integer(0, 65535),
+  METRICS_HOST: { schema: { type: 'string', minLength: 1 }, expected: 'a host name or address for the metrics listener' },
   DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
 } as const
 
@@ -78,4 +94,20 @@ export interface RawEnv {
   KEEP_ALIVE_TIMEOUT_MS: number
   SHUTDOWN_DRAIN_DELAY_MS: number
   SHUTDOWN_TIMEOUT_MS: number
+  HOTTASK_API_KEY_NEXT?: string
+  HOTTASK_API_KEY_NEXT_FILE?: string
+  UPSTREAM_RETRIES: number
+  UPSTREAM_RETRY_BASE_MS: number
+  UPSTREAM_RETRY_BUDGET_PERCENT: number
+  UPSTREAM_RETRY_BUDGET_MIN: number
+  CIRCUIT_FAILURE_THRESHOLD: number
+  CIRCUIT_COOLDOWN_MS: number
+  UPSTREAM_MAX_CONCURRENCY: number
+  UPSTREAM_QUEUE_MAX: number
+  MAX_EVENT_LOOP_DELAY_MS: number
+  MAX_HEAP_USED_BYTES: number
+  IDEMPOTENCY_TTL_MS: number
+  IDEMPOTENCY_MAX_KEYS: number
+  METRICS_PORT?: number
+  METRICS_HOST?: string
 }

@@ -32,6 +32,15 @@ export interface Config {
   /** Socket limits for slow clients, applied to the HTTP server. */
   server: { headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
   shutdown: { drainDelayMs: number, timeoutMs: number }
+  /** The failover key, from HOTTASK_API_KEY_NEXT or its file. */
+  nextApiKey: string | undefined
+  nextApiKeyFile: string | undefined
+  retry: { retries: number, baseMs: number, budgetPercent: number, budgetMin: number }
+  circuit: { failureThreshold: number, cooldownMs: number }
+  load: { maxConcurrency: number, queueMax: number, maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
+  idempotency: { ttlMs: number, maxKeys: number }
+  /** Undefined: /metrics is served on the main port. */
+  metrics: { port: number, host: string } | undefined
 }
 
 export class ConfigError extends Error {
@@ -112,6 +121,18 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   return { origins, clientTokens, trustProxy, allowed: allowed.length > 0 ? allowed : undefined }
 }
 
+/** The optional next key, from its variable or its file (not both). */
+function resolveNextKey (key: string | undefined, file: string | undefined, problems: string[]): string | undefined {
+  if (key !== undefined && file !== undefined) {
+    problems.push('HOTTASK_API_KEY_NEXT, HOTTASK_API_KEY_NEXT_FILE: set one of them, not both')
+    return undefined
+  }
+  if (file === undefined) return key
+  const read = readKeyFile(file, 'HOTTASK_API_KEY_NEXT_FILE')
+  if (read.problem !== undefined) problems.push(read.problem)
+  return read.key
+}
+
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const { raw, problems } = validate(env)
   // A key with a bad shape is already reported by the schema; do not report it twice.
@@ -120,6 +141,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   if (problem !== undefined && !keyShapeReported) problems.push(problem)
   if (raw === undefined) throw new ConfigError(problems)
   const access = parseAccess(raw, problems)
+  const nextKey = resolveNextKey(raw.HOTTASK_API_KEY_NEXT, raw.HOTTASK_API_KEY_NEXT_FILE, problems)
   if (key === undefined || problems.length > 0) throw new ConfigError(problems)
 
   return {
@@ -149,6 +171,23 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
       requestTimeoutMs: raw.CLIENT_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS
     },
-    shutdown: { drainDelayMs: raw.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS }
+    shutdown: { drainDelayMs: raw.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS },
+    nextApiKey: nextKey,
+    nextApiKeyFile: raw.HOTTASK_API_KEY_NEXT_FILE,
+    retry: {
+      retries: raw.UPSTREAM_RETRIES,
+      baseMs: raw.UPSTREAM_RETRY_BASE_MS,
+      budgetPercent: raw.UPSTREAM_RETRY_BUDGET_PERCENT,
+      budgetMin: raw.UPSTREAM_RETRY_BUDGET_MIN
+    },
+    circuit: { failureThreshold: raw.CIRCUIT_FAILURE_THRESHOLD, cooldownMs: raw.CIRCUIT_COOLDOWN_MS },
+    load: {
+      maxConcurrency: raw.UPSTREAM_MAX_CONCURRENCY,
+      queueMax: raw.UPSTREAM_QUEUE_MAX,
+      maxEventLoopDelayMs: raw.MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: raw.MAX_HEAP_USED_BYTES
+    },
+    idempotency: { ttlMs: raw.IDEMPOTENCY_TTL_MS, maxKeys: raw.IDEMPOTENCY_MAX_KEYS },
+    metrics: raw.METRICS_PORT === undefined ? undefined : { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST }
   }
 }

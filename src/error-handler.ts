@@ -4,7 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ProblemError, toProblem } from './errors.ts'
 import type { ErrorCode } from './errors.ts'
 import { fingerprint } from './secrets.ts'
-import { ClientGoneError } from './upstream/client.ts'
+import { ClientGoneError } from './upstream/abort-reasons.ts'
 import { UpstreamError } from './upstream/upstream-error.ts'
 
 /** Fastify's own error codes that are part of our contract. */
@@ -44,7 +44,7 @@ export function sendProblem (reply: FastifyReply, problem: ProblemError): Fastif
     .send(JSON.stringify(toProblem(problem, reply.request.id)))
 }
 
-export function errorHandler (currentKey: () => string) {
+export function errorHandler (currentKey: () => string, onProblem: (code: ErrorCode) => void) {
   return function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     if (error instanceof ClientGoneError) {
       // Nobody is left to read an answer; 499 (nginx's "client closed request") tells the logs why.
@@ -52,6 +52,7 @@ export function errorHandler (currentKey: () => string) {
       return reply.code(499).send()
     }
     const problem = asProblemError(error)
+    onProblem(problem.code)
     logError(request, problem, error, currentKey())
     return sendProblem(reply, problem)
   }

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { startMetricsServer } from './metrics-server.ts'
+import { createMetrics } from './metrics.ts'
 import { Readiness } from './readiness.ts'
 
 function readEnv (): Record<string, string | undefined> {
@@ -24,7 +26,12 @@ async function main (): Promise<void> {
   }
 
   const readiness = new Readiness()
-  const app = await buildApp(config, { readiness })
+  const metrics = createMetrics()
+  const app = await buildApp(config, { readiness, metrics, watchKeyFiles: true })
+  // With METRICS_PORT, /metrics lives only there, opened before the main port.
+  const metricsServer = config.metrics === undefined
+    ? undefined
+    : await startMetricsServer(metrics, { ...config.metrics, log: app.log })
 
   // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
   app.server.headersTimeout = config.server.headersTimeoutMs
@@ -42,7 +49,8 @@ async function main (): Promise<void> {
     // or a keep-alive client would hold the process open until its idle timeout.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
     reaper.unref()
-    app.close().then(() => {
+    app.close().then(async () => {
+      await metricsServer?.close()
       app.log.info('shut down cleanly')
       process.exit(0)
     }, (error: unknown) => {
@@ -66,6 +74,8 @@ async function main (): Promise<void> {
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
+  // Key rotation without restart: re-read HOTTASK_API_KEY_FILE / HOTTASK_API_KEY_NEXT_FILE.
+  process.on('SIGHUP', () => app.reloadKeys('SIGHUP'))
 
   await app.listen({ host: config.host, port: config.port })
 }

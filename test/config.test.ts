@@ -35,7 +35,14 @@ test('defaults', async (t) => {
     allowedSerialNumbers: undefined,
     defaultSerialNumber: undefined,
     server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000 },
-    shutdown: { drainDelayMs: 0, timeoutMs: 15000 }
+    shutdown: { drainDelayMs: 0, timeoutMs: 15000 },
+    nextApiKey: undefined,
+    nextApiKeyFile: undefined,
+    retry: { retries: 2, baseMs: 100, budgetPercent: 20, budgetMin: 3 },
+    circuit: { failureThreshold: 5, cooldownMs: 10000 },
+    load: { maxConcurrency: 256, queueMax: 1024, maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 },
+    idempotency: { ttlMs: 86400000, maxKeys: 10000 },
+    metrics: undefined
   })
 })
 
@@ -155,6 +162,9 @@ test('access problems are named, tokens never printed', async (t) => {
     [{ DEFAULT_SERIAL_NUMBER: 'bot/1' }, /^DEFAULT_SERIAL_NUMBER: expected/],
     [{ DEFAULT_SERIAL_NUMBER: 'bot-c', ALLOWED_SERIAL_NUMBERS: 'bot-a' }, /^DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS/],
     [{ UPSTREAM_TIMEOUT_MS: '20000' }, /^SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS/],
+    [{ HOTTASK_API_KEY_NEXT: 'n', HOTTASK_API_KEY_NEXT_FILE: '/x' }, /^HOTTASK_API_KEY_NEXT, HOTTASK_API_KEY_NEXT_FILE: set one/],
+    [{ HOTTASK_API_KEY_NEXT_FILE: '/nonexistent/next' }, /^HOTTASK_API_KEY_NEXT_FILE: cannot read/],
+    [{ METRICS_PORT: 'x' }, /^METRICS_PORT: expected/],
     [{ CLIENT_HEADERS_TIMEOUT_MS: '20000', CLIENT_REQUEST_TIMEOUT_MS: '10000' }, /^CLIENT_REQUEST_TIMEOUT_MS: must be at least/]
   ]
   for (const [env, expected] of cases) {
@@ -162,4 +172,15 @@ test('access problems are named, tokens never printed', async (t) => {
     t.match(problems, [expected], JSON.stringify(env))
     t.notMatch(problems.join(' '), token)
   }
+})
+
+test('failover key and metrics listener', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const next = join(dir, 'next')
+  writeFileSync(next, 'next-key-0123456789\n')
+  const config = loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_NEXT_FILE: next, METRICS_PORT: '9100', HOST: '10.0.0.5' })
+  t.equal(config.nextApiKey, 'next-key-0123456789')
+  t.same(config.metrics, { port: 9100, host: '10.0.0.5' })
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY, METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' }).metrics, { port: 9100, host: '127.0.0.1' })
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_NEXT: 'n2-0123456789' }).nextApiKey, 'n2-0123456789')
 })

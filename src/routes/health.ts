@@ -1,16 +1,68 @@
 // Liveness and readiness for orchestrators and load balancers.
 import type { FastifyInstance } from 'fastify'
 import type { Readiness } from '../readiness.ts'
+import { PRESSURE_EXEMPT } from '../plugins/under-pressure.ts'
+
+// Orchestrators must see health and readiness even while requests are being shed.
+const EXEMPT = PRESSURE_EXEMPT
 
 const HEALTHY = JSON.stringify({ status: 'ok' })
 
+// The bodies are pre-built strings: these schemas document and never serialize.
+const NO_STORE = { 'Cache-Control': { type: 'string', enum: ['no-store'], required: true, description: 'Always fresh.' } } as const
+
+const CHECK_STATE = { enum: ['ok', 'failing'] } as const
+
+const readinessBody = (status: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: ['status', 'checks'],
+  properties: {
+    status: { const: status },
+    checks: {
+      type: 'object',
+      description: 'Each check by name: `shutdown` always, `redis` with `REDIS_URL`.',
+      required: ['shutdown'],
+      properties: { shutdown: CHECK_STATE },
+      additionalProperties: CHECK_STATE
+    }
+  }
+})
+
+const HEALTH_SCHEMA = {
+  operationId: 'getHealth',
+  tags: ['ops'],
+  summary: 'Liveness: 200 while the process is up',
+  response: {
+    200: {
+      description: 'The process is up.',
+      headers: NO_STORE,
+      content: {
+        'application/json': {
+          schema: { type: 'object', additionalProperties: false, required: ['status'], properties: { status: { const: 'ok' } } }
+        }
+      }
+    }
+  }
+} as const
+
+const READINESS_SCHEMA = {
+  operationId: 'getReadiness',
+  tags: ['ops'],
+  summary: 'Readiness: 200 while this instance should receive traffic',
+  response: {
+    200: { description: 'Serving.', headers: NO_STORE, content: { 'application/json': { schema: readinessBody('ready') } } },
+    503: { description: 'Shutting down, or a required dependency is failing.', headers: NO_STORE, content: { 'application/json': { schema: readinessBody('not ready') } } }
+  }
+} as const
+
 export function healthRoutes (app: FastifyInstance, readiness: Readiness): void {
-  app.get('/healthz', async (_request, reply) => {
+  app.get('/healthz', { schema: HEALTH_SCHEMA, config: EXEMPT }, async (_request, reply) => {
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return HEALTHY
   })
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { schema: READINESS_SCHEMA, config: EXEMPT }, async (_request, reply) => {
     const { ready, checks } = readiness.report()
     reply.code(ready ? 200 : 503).header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return JSON.stringify({ status: ready ? 'ready' : 'not ready', checks })

@@ -3,27 +3,99 @@
 // session is created upstream with the server's key and answered 201.
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { watchClient } from '../client-gone.ts'
-import { ProblemError } from '../errors.ts'
-import type { UpstreamClient } from '../upstream/client.ts'
+import { ERRORS, ProblemError } from '../errors.ts'
+import type { ErrorCode } from '../errors.ts'
+import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../problem-schema.ts'
+import type { HeaderDoc } from '../problem-schema.ts'
+import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
+import type { Idempotency } from '../idempotency/coordinator.ts'
+import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/key.ts'
+import type { SessionService } from '../upstream/session-service.ts'
 
 export const SERIAL_NUMBER_PATTERN = '^[A-Za-z0-9_-]{1,128}$'
 
 function bodySchema (serialNumberRequired: boolean) {
   return {
     type: 'object',
+    description: serialNumberRequired
+      ? 'The chatbot to open a session with. (A deployment with `DEFAULT_SERIAL_NUMBER` also accepts `{}` or no body at all.)'
+      : 'The chatbot to open a session with; `{}` or no body at all uses this deployment\'s default chatbot.',
     additionalProperties: false,
     required: serialNumberRequired ? ['serialNumber'] : [],
     properties: {
-      serialNumber: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }
-    }
+      serialNumber: { type: 'string', pattern: SERIAL_NUMBER_PATTERN, description: 'The hottask chatbot id.' }
+    },
+    examples: [{ serialNumber: '3254a9d0424c4806b9ea3d0763ccf123' }]
   } as const
 }
 
+/** Every code but the router's own: /sessions exists and takes POST. */
+const SESSION_ERRORS = (Object.keys(ERRORS) as ErrorCode[]).filter((code) => code !== 'NOT_FOUND' && code !== 'METHOD_NOT_ALLOWED')
+
+const REPLAYED: HeaderDoc = { type: 'string', enum: ['true'], description: 'Present when the answer replays an earlier request with the same Idempotency-Key.' }
+
+// The 201 body is sent as a pre-built string (exact digits), so this schema documents
+// and never serializes.
+const SESSION_CREATED = {
+  description: 'The session was created.',
+  headers: {
+    'Cache-Control': { type: 'string', enum: ['no-store'], required: true, description: 'Session ids are never cached.' },
+    'Idempotent-Replayed': REPLAYED,
+    ...RATE_LIMIT_HEADERS
+  },
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sessionId'],
+        properties: {
+          sessionId: {
+            type: 'integer',
+            minimum: 1,
+            description: 'The upstream\'s session id with its exact digits, possibly beyond 2^53-1: parse it with a big-integer-aware parser if your ids can grow that large.'
+          }
+        }
+      }
+    }
+  }
+} as const
+
+function errorHeaders (status: number): Record<string, HeaderDoc> {
+  // 401 is answered before the rate limit is consulted; 429 and 503 always say when to retry.
+  if (status === 401) return { 'WWW-Authenticate': { type: 'string', required: true, description: '`Bearer`, with `error="invalid_token"` for an unknown token.' } } as const
+  if (status === 429 || status === 503) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
+  return { 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
+}
+
+const SESSION_DOC = {
+  operationId: 'createSession',
+  tags: ['sessions'],
+  summary: 'Create a hottask chat session',
+  description: 'Checks, in order: client token, origin, rate limit, body, chatbot allow-list; then creates the session upstream with the server\'s key.',
+  // Anonymous callers are allowed unless the deployment sets REQUIRE_CLIENT_TOKEN.
+  security: [{}, { clientToken: [] }]
+} as const
+
 interface SessionBody { serialNumber?: string }
+interface SessionHeaders { 'idempotency-key'?: string }
+
+const headersSchema = {
+  type: 'object',
+  properties: {
+    'idempotency-key': {
+      type: 'string',
+      pattern: IDEMPOTENCY_KEY_PATTERN,
+      description: 'Makes the request safe to repeat: the same key (per client) for the same chatbot replays the first answer without a new session, within IDEMPOTENCY_TTL_MS. Another chatbot with the same key: 422.'
+    }
+  }
+} as const
 
 export interface SessionRouteOptions {
-  upstream: UpstreamClient
-  currentKey: () => string
+  sessions: SessionService
+  idempotency: Idempotency
+  /** How long a duplicate may wait for another replica's call. */
+  deadlineMs: number
   /** Client token and origin checks, in that order. */
   guards: onRequestHookHandler[]
   allowedSerialNumbers: string[] | undefined
@@ -31,7 +103,7 @@ export interface SessionRouteOptions {
 }
 
 export function sessionRoutes (app: FastifyInstance, options: SessionRouteOptions): void {
-  const { upstream, currentKey, defaultSerialNumber } = options
+  const { sessions, idempotency, deadlineMs, defaultSerialNumber } = options
   const allowed = options.allowedSerialNumbers === undefined ? undefined : new Set(options.allowedSerialNumbers)
 
   // With a default chatbot, a POST without any body stands for `{}`.
@@ -39,23 +111,42 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     ? undefined
     : async (request: FastifyRequest) => { if (request.body === undefined) request.body = {} }
 
-  app.post<{ Body: SessionBody }>('/sessions', {
+  app.post<{ Body: SessionBody, Headers: SessionHeaders }>('/sessions', {
     onRequest: options.guards,
     preValidation: useDefaultForNoBody,
     config: { rateLimit: {} },
-    schema: { body: bodySchema(defaultSerialNumber === undefined) }
+    schema: {
+      ...SESSION_DOC,
+      body: bodySchema(defaultSerialNumber === undefined),
+      headers: headersSchema,
+      response: { 201: SESSION_CREATED, ...problemResponses(SESSION_ERRORS, errorHeaders) }
+    }
   }, async (request, reply) => {
     const serialNumber = request.body.serialNumber ?? defaultSerialNumber as string
     if (allowed !== undefined && !allowed.has(serialNumber)) throw new ProblemError('SERIAL_NUMBER_NOT_ALLOWED')
 
     const client = watchClient(reply)
+    const create = async (signal: AbortSignal): Promise<string> => {
+      const created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
+      request.log.info({ sessionId: created.sessionId, attempts: created.attempts }, 'session created')
+      return created.sessionId
+    }
+    const key = request.headers['idempotency-key']
     let sessionId: string
     try {
-      sessionId = await upstream.createSession({ serialNumber, requestId: request.id, key: currentKey(), signal: client.signal })
+      if (key === undefined) {
+        sessionId = await create(client.signal)
+      } else {
+        const scope = request.clientName === null ? `ip:${request.ip}` : `client:${request.clientName}`
+        const answer = await idempotency.run({
+          scope, key, serialNumber, clientSignal: client.signal, deadlineSignal: AbortSignal.timeout(deadlineMs), call: create
+        })
+        sessionId = answer.sessionId
+        if (answer.replayed) reply.header(REPLAYED_HEADER, 'true')
+      }
     } finally {
       client.release()
     }
-    request.log.info({ sessionId }, 'session created')
     // The id's exact digits go out as a JSON number, even beyond 2^53-1.
     reply.code(201).header('cache-control', 'no-store').type('application/json; charset=utf-8')
     return `{"sessionId":${sessionId}}`

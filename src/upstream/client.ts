@@ -1,8 +1,10 @@
-// The hottask client: builds the exact upstream request, owns the keep-alive pool and
-// the deadline, and classifies every outcome. Routes never see undici.
+// The hottask client: builds the exact upstream request, owns the keep-alive pool, and
+// classifies the outcome of one attempt. Deadlines, retries and admission are the
+// caller's (session-service.ts); routes never see undici.
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { SecretScrubber } from '../secrets.ts'
+import { ClientGoneError, isDeadline } from './abort-reasons.ts'
 import { classifyAnswer, classifyFailure } from './classify.ts'
 import type { UpstreamAnswer } from './classify.ts'
 import { readLimited } from './read-limited.ts'
@@ -18,28 +20,23 @@ export interface UpstreamClientOptions {
   scrubber: SecretScrubber
   /** Tests may bring their own dispatcher; otherwise the client owns a pool. */
   dispatcher?: Dispatcher
-  connections?: number
+  /** The pool's connection cap: the admitted concurrency, never more. */
+  connections: number
 }
 
-export interface SessionRequest {
+export interface AttemptRequest {
   serialNumber: string
   requestId: string
   key: string
-  /** Aborts the exchange when the caller goes away. */
-  signal?: AbortSignal
-}
-
-export class ClientGoneError extends Error {
-  readonly code = 'CLIENT_GONE'
-  constructor () {
-    super('the client went away before the upstream answered')
-    this.name = 'ClientGoneError'
-  }
 }
 
 export interface UpstreamClient {
-  /** The new session's id, as exact decimal digits. Throws UpstreamError or ClientGoneError. */
-  createSession: (request: SessionRequest) => Promise<string>
+  /**
+   * One upstream exchange under `signal`. Resolves to the session id's exact decimal
+   * digits; rejects with an UpstreamError (a deadline abort is UPSTREAM_TIMEOUT) or a
+   * ClientGoneError when the signal's reason says the client left.
+   */
+  attempt: (request: AttemptRequest, signal: AbortSignal) => Promise<string>
   close: () => Promise<void>
 }
 
@@ -48,14 +45,14 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
   const owned = options.dispatcher === undefined
   // undici's own timeouts fire late and are only a backstop; the AbortSignal is the deadline.
   const dispatcher = options.dispatcher ?? new Pool(baseUrl, {
-    connections: options.connections ?? 128,
+    connections: options.connections,
     pipelining: 1,
     connectTimeout: timeoutMs,
     headersTimeout: timeoutMs + 1000,
     bodyTimeout: timeoutMs + 1000
   })
 
-  async function exchange (request: SessionRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+  async function exchange (request: AttemptRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
     const response = await dispatcher.request({
       origin: baseUrl,
       path: SESSION_PATH,
@@ -78,27 +75,19 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     return { status: statusCode, headers, body }
   }
 
-  async function createSession (request: SessionRequest): Promise<string> {
-    const controller = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => { timedOut = true; controller.abort() }, timeoutMs)
-    const onClientGone = (): void => controller.abort()
-    request.signal?.addEventListener('abort', onClientGone, { once: true })
+  async function attempt (request: AttemptRequest, signal: AbortSignal): Promise<string> {
     let answer: UpstreamAnswer
     try {
-      answer = await exchange(request, controller.signal)
+      answer = await exchange(request, signal)
     } catch (error) {
-      if (!timedOut && request.signal?.aborted === true) throw new ClientGoneError()
-      throw classifyFailure(error, timedOut)
-    } finally {
-      clearTimeout(timer)
-      request.signal?.removeEventListener('abort', onClientGone)
+      if (signal.aborted && !isDeadline(signal)) throw new ClientGoneError()
+      throw classifyFailure(error, isDeadline(signal))
     }
     return classifyAnswer(answer, scrubber)
   }
 
   return {
-    createSession,
+    attempt,
     close: async () => { if (owned) await dispatcher.close() }
   }
 }

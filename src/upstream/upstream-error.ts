@@ -13,6 +13,8 @@ export interface UpstreamFacts {
   retryAfter?: number
   /** The transport error's code (ECONNREFUSED, UND_ERR_SOCKET, …), for logs. */
   cause?: string
+  /** How many attempts the request made, set when the error is final. */
+  attempts?: number
 }
 
 const DEFAULT_RETRY_AFTER = 30

@@ -33,7 +33,8 @@ interface Widget extends Harness {
 async function startWidget (t: Test, env: Record<string, string> = {}): Promise<Widget> {
   let handler = staticHandler(WIDGET)
   const { origin: pageOrigin } = await serve(t, (req, res) => handler(req, res))
-  const harness = await setup(t, { CORS_ORIGINS: pageOrigin, ...env })
+  // No retries: a Retry-After that fits the deadline would otherwise be waited out upstream.
+  const harness = await setup(t, { CORS_ORIGINS: pageOrigin, UPSTREAM_RETRIES: '0', ...env })
   const proxyUrl = await harness.app.listen({ port: 0, host: '127.0.0.1' })
   handler = staticHandler(WIDGET, { connectSrc: [proxyUrl] })
   return { ...harness, pageOrigin, proxyUrl }

@@ -18,8 +18,17 @@ export class LogCapture {
 }
 
 export function testConfig (env: Record<string, string | undefined> = {}): Config {
-  // Suites that walk many scenarios must not trip the default rate limit.
-  return loadConfig({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'trace', RATE_LIMIT_MAX: '100000', ...env })
+  // Suites that walk many scenarios must trip neither the default rate limit nor the circuit.
+  return loadConfig({
+    HOTTASK_API_KEY: TEST_KEY,
+    HOTTASK_BASE_URL: 'http://127.0.0.1:9',
+    LOG_LEVEL: 'trace',
+    RATE_LIMIT_MAX: '100000',
+    CIRCUIT_FAILURE_THRESHOLD: '100000',
+    // A loaded CI machine must not shed the suite's requests (tested on its own).
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...env
+  })
 }
 
 export interface Harness {

@@ -1,0 +1,164 @@
+// The service's Prometheus metrics, owned by one object with its own registry (never the
+// global one: tests build several apps per process). Every label value comes from a fixed
+// set, and anything else is counted as `other`, so no caller can grow the series count:
+// not a URL, a serialNumber, a token, a key or an unexpected error code.
+import { STATUS_CODES } from 'node:http'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { ERRORS } from './errors.ts'
+import type { ErrorCode } from './errors.ts'
+import { fingerprint } from './secrets.ts'
+
+export const PREFIX = 'hottask_proxy_'
+/** The route label of requests no route matched (404, and 405 through the not-found handler). */
+export const NOT_FOUND_ROUTE = 'not_found'
+/** The label value of anything outside its fixed set. */
+export const OTHER = 'other'
+/** At most this many route patterns get their own label; an app has far fewer. */
+export const MAX_ROUTES = 64
+
+// Most requests are either local (health, metrics: under 5 ms) or one upstream call of
+// 100–500 ms; the tail runs to the upstream deadline (UPSTREAM_TIMEOUT_MS, 10 s default).
+export const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30]
+export const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30]
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+/** Codes that are not the outcome of an attempt: no upstream call was made. */
+const NOT_ATTEMPTS = new Set<string>(['UPSTREAM_CIRCUIT_OPEN'])
+// From the registry, so a new upstream code gets its own label without an edit here.
+export const UPSTREAM_OUTCOMES: readonly string[] = [
+  'success', 'client_gone',
+  ...Object.keys(ERRORS).filter((code) => (code.startsWith('UPSTREAM_') || code === 'CHATBOT_NOT_FOUND') && !NOT_ATTEMPTS.has(code))
+]
+export const RETRY_REASONS = ['not_sent', 'retry_after', 'next_key'] as const
+export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const
+export const STORES = ['rate_limit', 'idempotency'] as const
+export const OVERLOAD_REASONS = ['queue_full', 'queue_timeout', 'event_loop', 'heap'] as const
+
+export type UpstreamOutcome = 'success' | 'client_gone' | ErrorCode
+export type RetryReason = typeof RETRY_REASONS[number]
+export type CircuitState = typeof CIRCUIT_STATES[number]
+export type Store = typeof STORES[number]
+export type OverloadReason = typeof OVERLOAD_REASONS[number]
+
+/** What the upstream concurrency limiter reports at scrape time (ConcurrencyLimiter fits). */
+export interface UpstreamLoad {
+  readonly active: number
+  readonly queued: number
+}
+
+// Status labels are pre-built strings, indexed by code: no String() per request.
+const STATUS_LABELS: string[] = []
+for (const code of Object.keys(STATUS_CODES)) STATUS_LABELS[Number(code)] = code
+
+const bounded = (allowed: ReadonlySet<string>, value: string): string => allowed.has(value) ? value : OTHER
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #routes = new Set([NOT_FOUND_ROUTE])
+  readonly #methods = new Set<string>(METHODS)
+  readonly #outcomes = new Set(UPSTREAM_OUTCOMES)
+  readonly #retryReasons = new Set<string>(RETRY_REASONS)
+  readonly #stores = new Set<string>(STORES)
+  readonly #overloadReasons = new Set<string>(OVERLOAD_REASONS)
+
+  #load: UpstreamLoad | undefined
+  readonly #requests: Counter<'route' | 'method' | 'status_code'>
+  readonly #requestDuration: Histogram<'route' | 'method' | 'status_code'>
+  readonly #attempts: Counter<'outcome'>
+  readonly #attemptDuration: Histogram<'outcome'>
+  readonly #retries: Counter<'reason'>
+  readonly #circuit: Gauge<'state'>
+  readonly #rateLimited: Counter
+  readonly #originRefused: Counter
+  readonly #replays: Counter
+  readonly #storeErrors: Counter<'store'>
+  readonly #overload: Counter<'reason'>
+  readonly #apiKey: Gauge<'fingerprint'>
+
+  constructor () {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX })
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name: PREFIX + name, help, labelNames, registers })
+    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+      new Histogram<L>({ name: PREFIX + name, help, labelNames, buckets, registers })
+
+    this.#requests = counter('http_requests_total', 'Requests answered, by route pattern, method and status.', ['route', 'method', 'status_code'])
+    this.#requestDuration = histogram('http_request_duration_seconds', 'Time from request received to response sent.', ['route', 'method', 'status_code'], REQUEST_BUCKETS)
+    this.#attempts = counter('upstream_attempts_total', 'Upstream attempts (each retry is one), by outcome: success or the error code.', ['outcome'])
+    this.#attemptDuration = histogram('upstream_attempt_duration_seconds', 'Duration of one upstream attempt, by outcome.', ['outcome'], UPSTREAM_BUCKETS)
+    this.#retries = counter('upstream_retries_total', 'Upstream retries started, by reason.', ['reason'])
+    this.#circuit = new Gauge({ name: PREFIX + 'circuit_state', help: 'Circuit breaker state: 1 for the current state, 0 for the others.', labelNames: ['state'], registers })
+    this.#rateLimited = counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED.')
+    this.#originRefused = counter('origin_refused_total', 'Requests refused with 403 ORIGIN_NOT_ALLOWED.')
+    this.#replays = counter('idempotent_replays_total', 'Answers replayed for a repeated Idempotency-Key, without an upstream call.')
+    this.#storeErrors = counter('store_errors_total', 'Failed operations on a shared store (Redis), by store.', ['store'])
+    this.#overload = counter('overload_refusals_total', 'Requests refused with 503 OVERLOADED, by reason.', ['reason'])
+    this.#apiKey = new Gauge({ name: PREFIX + 'api_key_info', help: 'The API key in use, named by its fingerprint.', labelNames: ['fingerprint'], registers })
+
+    const load = (name: string, help: string, read: (source: UpstreamLoad) => number): void => {
+      const gauge: Gauge = new Gauge({ name: PREFIX + name, help, registers, collect: () => { gauge.set(this.#load === undefined ? 0 : read(this.#load)) } })
+    }
+    load('upstream_concurrency', 'Requests holding an upstream concurrency slot.', (source) => source.active)
+    load('upstream_queue_length', 'Requests waiting for an upstream concurrency slot.', (source) => source.queued)
+
+    // Fixed sets start at zero, so rate() and absent() see every series from the first scrape.
+    for (const outcome of this.#outcomes) this.#attempts.inc({ outcome }, 0)
+    for (const reason of RETRY_REASONS) this.#retries.inc({ reason }, 0)
+    for (const store of STORES) this.#storeErrors.inc({ store }, 0)
+    for (const reason of OVERLOAD_REASONS) this.#overload.inc({ reason }, 0)
+    this.setCircuitState('closed')
+  }
+
+  /** Gives a route pattern its own label (the plugin calls this from onRoute); beyond MAX_ROUTES, `other`. */
+  allowRoute (url: string): void {
+    if (this.#routes.size < MAX_ROUTES + 1) this.#routes.add(url)
+  }
+
+  recordRequest (route: string | undefined, method: string, statusCode: number, durationMs: number): void {
+    const labels = {
+      route: route === undefined ? NOT_FOUND_ROUTE : bounded(this.#routes, route),
+      method: bounded(this.#methods, method),
+      status_code: STATUS_LABELS[statusCode] ?? OTHER
+    }
+    this.#requests.inc(labels)
+    this.#requestDuration.observe(labels, durationMs / 1000)
+  }
+
+  recordUpstreamAttempt (outcome: UpstreamOutcome, durationMs: number): void {
+    const labels = { outcome: bounded(this.#outcomes, outcome) }
+    this.#attempts.inc(labels)
+    this.#attemptDuration.observe(labels, durationMs / 1000)
+  }
+
+  recordRetry (reason: RetryReason): void { this.#retries.inc({ reason: bounded(this.#retryReasons, reason) }) }
+  recordRateLimited (): void { this.#rateLimited.inc() }
+  recordOriginRefused (): void { this.#originRefused.inc() }
+  recordIdempotentReplay (): void { this.#replays.inc() }
+  recordStoreError (store: Store): void { this.#storeErrors.inc({ store: bounded(this.#stores, store) }) }
+  recordOverload (reason: OverloadReason): void { this.#overload.inc({ reason: bounded(this.#overloadReasons, reason) }) }
+
+  setCircuitState (state: CircuitState): void {
+    for (const each of CIRCUIT_STATES) this.#circuit.set({ state: each }, each === state ? 1 : 0)
+  }
+
+  /** Takes the key itself and keeps only its fingerprint, so no caller can label with the key. */
+  setApiKey (key: string): void {
+    this.#apiKey.reset()
+    this.#apiKey.set({ fingerprint: fingerprint(key) }, 1)
+  }
+
+  /** Where the concurrency and queue-length gauges are read at scrape time. */
+  trackUpstreamLoad (source: UpstreamLoad): void {
+    this.#load = source
+  }
+
+  get contentType (): string { return this.registry.contentType }
+
+  /** The exposition in Prometheus text format. */
+  render (): Promise<string> { return this.registry.metrics() }
+}
+
+export function createMetrics (): Metrics {
+  return new Metrics()
+}

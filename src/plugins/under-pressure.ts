@@ -1,0 +1,32 @@
+// Load shedding by process health (@fastify/under-pressure): while the event loop lags
+// or the heap is over its limit, requests get 503 OVERLOADED through our error handler.
+// Health, readiness and metrics opt out with `config.pressureHandler: exempt`.
+import underPressure from '@fastify/under-pressure'
+import type { FastifyContextConfig, FastifyInstance } from 'fastify'
+import { overloaded } from '../upstream/concurrency.ts'
+
+/** A route-level pressure handler that lets the request through. */
+export const exemptFromPressure = (): undefined => undefined
+
+/** Route config for health, readiness and metrics: never shed. */
+export const PRESSURE_EXEMPT: FastifyContextConfig = { pressureHandler: exemptFromPressure } as FastifyContextConfig
+
+export interface PressureOptions {
+  maxEventLoopDelayMs: number
+  maxHeapUsedBytes: number
+  onShed: (reason: 'event_loop' | 'heap') => void
+}
+
+export async function registerUnderPressure (app: FastifyInstance, options: PressureOptions): Promise<void> {
+  // 0 disables a check; the plugin treats 0 the same way.
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelayMs,
+    maxHeapUsedBytes: options.maxHeapUsedBytes,
+    // Sampled often enough that shedding starts and stops within a fraction of a second.
+    sampleInterval: 200,
+    pressureHandler: async (_request, _reply, type) => {
+      options.onShed(type === 'heapUsedBytes' ? 'heap' : 'event_loop')
+      throw overloaded()
+    }
+  })
+}

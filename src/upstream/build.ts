@@ -1,0 +1,85 @@
+// Wires the upstream side from the configuration: the key ring (and its files), the
+// client with its pool, and the session service with circuit, limiter and budget.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { Config } from '../config.ts'
+import { KeyFiles } from '../keys/key-files.ts'
+import { KeyRing } from '../keys/key-ring.ts'
+import type { SecretScrubber } from '../secrets.ts'
+import { CircuitBreaker } from './circuit-breaker.ts'
+import type { CircuitState } from './circuit-breaker.ts'
+import { createUpstreamClient } from './client.ts'
+import { ConcurrencyLimiter } from './concurrency.ts'
+import { RetryBudget } from './retry-budget.ts'
+import { createSessionService } from './session-service.ts'
+import type { SessionObserver, SessionService } from './session-service.ts'
+
+export interface UpstreamObserver extends SessionObserver {
+  circuit: (state: CircuitState) => void
+  key: (key: string) => void
+}
+
+export interface UpstreamParts {
+  sessions: SessionService
+  keys: KeyRing
+  keyFiles: KeyFiles
+  limiter: ConcurrencyLimiter
+  circuit: CircuitBreaker
+  close: () => Promise<void>
+}
+
+export interface UpstreamDeps {
+  scrubber: SecretScrubber
+  log: FastifyBaseLogger
+  userAgent: string
+  observer: UpstreamObserver
+  dispatcher?: Dispatcher
+}
+
+export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamParts {
+  const { log, observer } = deps
+  const keys = new KeyRing(config.apiKey, config.nextApiKey, deps.scrubber, { onCurrent: observer.key })
+  observer.key(keys.current)
+  const keyFiles = new KeyFiles({ currentFile: config.apiKeyFile, nextFile: config.nextApiKeyFile, ring: keys, log })
+  const circuit = new CircuitBreaker({
+    threshold: config.circuit.failureThreshold,
+    cooldownMs: config.circuit.cooldownMs,
+    onChange: (state, previous) => {
+      log.warn({ state, previous }, 'upstream circuit state changed')
+      observer.circuit(state)
+    }
+  })
+  observer.circuit(circuit.state)
+  const limiter = new ConcurrencyLimiter(config.load.maxConcurrency, config.load.queueMax)
+  const client = createUpstreamClient({
+    baseUrl: config.baseUrl,
+    timeoutMs: config.upstreamTimeoutMs,
+    userAgent: deps.userAgent,
+    scrubber: deps.scrubber,
+    dispatcher: deps.dispatcher,
+    // Only admitted requests reach the pool, so it never needs more connections.
+    connections: config.load.maxConcurrency
+  })
+  const sessions = createSessionService({
+    client,
+    keys,
+    circuit,
+    limiter,
+    budget: new RetryBudget({ percent: config.retry.budgetPercent, minPerWindow: config.retry.budgetMin }),
+    timeoutMs: config.upstreamTimeoutMs,
+    retries: config.retry.retries,
+    retryBaseMs: config.retry.baseMs,
+    observer
+  })
+  return {
+    sessions,
+    keys,
+    keyFiles,
+    limiter,
+    circuit,
+    close: async () => {
+      keyFiles.close()
+      await client.close()
+    }
+  }
+}

@@ -1,0 +1,171 @@
+// Creating a session, resiliently: the circuit breaker and the concurrency limit admit
+// the request, then attempts run under one deadline (combined with the client's
+// presence). A retry happens only when the upstream provably did not act on the POST
+// (connection never established, or 429/503 with a Retry-After that fits), within the
+// retry budget and the deadline. An auth failure is retried once with the next key.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import type { ErrorCode } from '../errors.ts'
+import type { KeyRing } from '../keys/key-ring.ts'
+import { fingerprint } from '../secrets.ts'
+import { ClientGoneError, DeadlineExceeded } from './abort-reasons.ts'
+import { verdictOf } from './circuit-breaker.ts'
+import type { CircuitBreaker } from './circuit-breaker.ts'
+import type { UpstreamClient } from './client.ts'
+import { overloaded } from './concurrency.ts'
+import type { ConcurrencyLimiter } from './concurrency.ts'
+import type { RetryBudget } from './retry-budget.ts'
+import { UpstreamError } from './upstream-error.ts'
+
+/** A retry waits at least this long for its attempt to have a chance. */
+const MIN_ATTEMPT_MS = 50
+
+export type RetryReason = 'not_sent' | 'retry_after' | 'next_key'
+
+export type AttemptOutcome = 'success' | 'client_gone' | ErrorCode
+
+export type OverloadReason = 'queue_full' | 'queue_timeout' | 'event_loop' | 'heap'
+
+export interface SessionObserver {
+  attempt: (outcome: AttemptOutcome, durationMs: number) => void
+  retry: (reason: RetryReason) => void
+  overloaded: (reason: OverloadReason) => void
+}
+
+export interface SessionServiceOptions {
+  client: UpstreamClient
+  keys: KeyRing
+  circuit: CircuitBreaker
+  limiter: ConcurrencyLimiter
+  budget: RetryBudget
+  timeoutMs: number
+  retries: number
+  retryBaseMs: number
+  observer: SessionObserver
+  random?: () => number
+}
+
+export interface SessionRequest {
+  serialNumber: string
+  requestId: string
+  /** Aborts when the client goes away. */
+  clientSignal: AbortSignal
+  log: FastifyBaseLogger
+}
+
+export interface CreatedSession { sessionId: string, attempts: number }
+
+export interface SessionService {
+  createSession: (request: SessionRequest) => Promise<CreatedSession>
+}
+
+export function createSessionService (options: SessionServiceOptions): SessionService {
+  const { client, keys, circuit, limiter, budget, timeoutMs, retries, retryBaseMs, observer } = options
+  const random = options.random ?? Math.random
+
+  /** How long to wait before retrying, or undefined when the POST may have been acted on. */
+  function retryWait (error: UpstreamError, retryNumber: number): { ms: number, reason: RetryReason } | undefined {
+    const { notSent, httpStatus, retryAfter } = error.facts
+    if (notSent === true) return { ms: random() * retryBaseMs * 2 ** (retryNumber - 1), reason: 'not_sent' }
+    if ((httpStatus === 429 || httpStatus === 503) && retryAfter !== undefined) return { ms: retryAfter * 1000, reason: 'retry_after' }
+    return undefined
+  }
+
+  async function admit (signal: AbortSignal, probe: boolean): Promise<() => void> {
+    try {
+      return await limiter.acquire(signal)
+    } catch (error) {
+      circuit.record('abandoned', probe)
+      if (signal.reason instanceof DeadlineExceeded) {
+        observer.overloaded('queue_timeout')
+        throw overloaded()
+      }
+      if (!signal.aborted) observer.overloaded('queue_full')
+      throw signal.aborted ? new ClientGoneError() : error
+    }
+  }
+
+  async function attempts (request: SessionRequest, signal: AbortSignal, deadlineAt: number, firstProbe: boolean): Promise<CreatedSession> {
+    const { log } = request
+    let key = keys.current
+    let refusedKey: string | undefined
+    let probe = firstProbe
+    let retriesDone = 0
+    let last: UpstreamError | undefined
+    for (let attempt = 1; ; attempt++) {
+      if (last !== undefined) {
+        // The circuit may have opened meanwhile: then the last answer stands.
+        try { probe = circuit.admit() } catch { throw last }
+      }
+      const started = performance.now()
+      try {
+        const sessionId = await client.attempt({ serialNumber: request.serialNumber, requestId: request.requestId, key }, signal)
+        circuit.record('healthy', probe)
+        observer.attempt('success', performance.now() - started)
+        log.debug({ attempt, outcome: 'success' }, 'upstream attempt')
+        if (refusedKey !== undefined) {
+          keys.promote(refusedKey, key)
+          log.warn({ refused: fingerprint(refusedKey), current: fingerprint(key) }, 'API key refused upstream; the next key worked and is now current')
+        }
+        return { sessionId, attempts: attempt }
+      } catch (error) {
+        const elapsed = performance.now() - started
+        if (!(error instanceof UpstreamError)) {
+          circuit.record('abandoned', probe)
+          if (error instanceof ClientGoneError) observer.attempt('client_gone', elapsed)
+          throw error
+        }
+        circuit.record(verdictOf(error.code), probe)
+        last = error
+        observer.attempt(error.code, elapsed)
+        error.facts.attempts = attempt
+        log.debug({ attempt, outcome: error.code, cause: error.facts.cause, httpStatus: error.facts.httpStatus }, 'upstream attempt')
+
+        const next = keys.next
+        if (error.code === 'UPSTREAM_AUTH_FAILED' && refusedKey === undefined && next !== undefined && next !== key) {
+          refusedKey = key
+          key = next
+          observer.retry('next_key')
+          continue
+        }
+        const wait = retryWait(error, retriesDone + 1)
+        if (wait === undefined || retriesDone >= retries) throw error
+        if (Date.now() + wait.ms + Math.max(MIN_ATTEMPT_MS, elapsed) > deadlineAt) throw error
+        if (!budget.tryRetry()) {
+          log.debug('retry budget spent')
+          throw error
+        }
+        retriesDone++
+        observer.retry(wait.reason)
+        try {
+          await sleep(wait.ms, undefined, { signal })
+        } catch {
+          if (signal.reason instanceof ClientGoneError) throw new ClientGoneError()
+          throw error
+        }
+      }
+    }
+  }
+
+  async function createSession (request: SessionRequest): Promise<CreatedSession> {
+    const probe = circuit.admit()
+    const controller = new AbortController()
+    const deadlineAt = Date.now() + timeoutMs
+    const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), timeoutMs)
+    const onGone = (): void => controller.abort(new ClientGoneError())
+    request.clientSignal.addEventListener('abort', onGone, { once: true })
+    let release: (() => void) | undefined
+    try {
+      if (request.clientSignal.aborted) onGone()
+      release = await admit(controller.signal, probe)
+      budget.recordRequest()
+      return await attempts(request, controller.signal, deadlineAt, probe)
+    } finally {
+      clearTimeout(timer)
+      request.clientSignal.removeEventListener('abort', onGone)
+      release?.()
+    }
+  }
+
+  return { createSession }
+}

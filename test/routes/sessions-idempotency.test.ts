@@ -1,0 +1,107 @@
+// Idempotency-Key on POST /sessions against the simulated upstream: one click, one
+// session — replays, conflicts, concurrent duplicates, per-client scope, and replicas
+// sharing answers through a real Redis.
+import { test } from 'tap'
+import { startRedis } from '../helpers/redis-server.ts'
+import { postSession, setup } from '../helpers/setup.ts'
+
+const key = (value: string) => ({ 'idempotency-key': value })
+
+test('the same key replays the first answer without a new upstream call', async (t) => {
+  const { app, upstream } = await setup(t)
+  const first = await postSession(app, { serialNumber: 'abc' }, key('click-1'))
+  t.equal(first.statusCode, 201)
+  t.notOk(first.headers['idempotent-replayed'])
+  const again = await postSession(app, { serialNumber: 'abc' }, key('click-1'))
+  t.equal(again.statusCode, 201)
+  t.equal(again.body, first.body)
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.not(again.headers['x-request-id'], first.headers['x-request-id'])
+  t.equal(upstream.count(), 1)
+  t.equal((await postSession(app, { serialNumber: 'abc' }, key('click-2'))).json().sessionId, first.json().sessionId + 1, 'another key, another session')
+})
+
+test('a stored 4xx is replayed with the new request id; 5xx answers are not stored', async (t) => {
+  const { app, upstream } = await setup(t)
+  const first = await postSession(app, { serialNumber: 'sim-code-404' }, key('k404'))
+  const again = await postSession(app, { serialNumber: 'sim-code-404' }, key('k404'))
+  t.equal(again.statusCode, 404)
+  t.equal(again.json().code, 'CHATBOT_NOT_FOUND')
+  t.equal(again.json().requestId, again.headers['x-request-id'], 're-rendered with the new id')
+  t.not(again.json().requestId, first.json().requestId)
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.equal(upstream.count(), 1)
+
+  t.equal((await postSession(app, { serialNumber: 'sim-flaky-1-http-500-x' }, key('k500'))).statusCode, 502)
+  const retried = await postSession(app, { serialNumber: 'sim-flaky-1-http-500-x' }, key('k500'))
+  t.equal(retried.statusCode, 201, 'the client may retry a 5xx')
+  t.notOk(retried.headers['idempotent-replayed'])
+  t.equal(upstream.count(), 3)
+})
+
+test('the same key for another chatbot: 422 IDEMPOTENCY_KEY_REUSED, also while the first runs', async (t) => {
+  const { app, upstream } = await setup(t)
+  const running = postSession(app, { serialNumber: 'sim-slow-300' }, key('k'))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const during = await postSession(app, { serialNumber: 'other' }, key('k'))
+  t.equal(during.statusCode, 422)
+  t.equal(during.json().code, 'IDEMPOTENCY_KEY_REUSED')
+  t.equal((await running).statusCode, 201)
+  t.equal((await postSession(app, { serialNumber: 'other' }, key('k'))).statusCode, 422)
+  t.equal(upstream.count(), 1)
+})
+
+test('concurrent duplicates wait for the first call and share its answer', async (t) => {
+  const { app, upstream } = await setup(t)
+  const answers = await Promise.all(Array.from({ length: 5 }, () => postSession(app, { serialNumber: 'sim-slow-200' }, key('double-click'))))
+  t.same(new Set(answers.map((res) => res.body)).size, 1)
+  t.equal(answers.filter((res) => res.headers['idempotent-replayed'] === 'true').length, 4)
+  t.equal(upstream.count(), 1)
+})
+
+test('keys are scoped per client, and an invalid key is a validation failure', async (t) => {
+  const { app, upstream } = await setup(t)
+  const from = (remoteAddress: string) => app.inject({ method: 'POST', url: '/sessions', remoteAddress, headers: { 'content-type': 'application/json', ...key('shared') }, payload: '{"serialNumber":"abc"}' })
+  const a = await from('10.0.0.1')
+  const b = await from('10.0.0.2')
+  t.not(a.body, b.body, 'two clients never share an answer')
+  t.equal(upstream.count(), 2)
+  for (const bad of ['', 'has space', 'x'.repeat(129), 'caf\u00e9']) {
+    const res = await postSession(app, { serialNumber: 'abc' }, key(bad))
+    t.equal(res.statusCode, 400, JSON.stringify(bad))
+    t.equal(res.json().code, 'VALIDATION_FAILED')
+  }
+})
+
+test('a replay still counts against the rate limit', async (t) => {
+  const { app } = await setup(t, { RATE_LIMIT_MAX: '2' })
+  t.equal((await postSession(app, { serialNumber: 'abc' }, key('r'))).statusCode, 201)
+  t.equal((await postSession(app, { serialNumber: 'abc' }, key('r'))).statusCode, 201)
+  t.equal((await postSession(app, { serialNumber: 'abc' }, key('r'))).statusCode, 429)
+})
+
+test('replicas share answers through Redis; Redis down means served as without a key', async (t) => {
+  const redis = await startRedis(t)
+  const a = await setup(t, { REDIS_URL: redis.url })
+  const b = await setup(t, { REDIS_URL: redis.url })
+  const deadline = Date.now() + 5000
+  while ((await a.app.inject({ url: '/readyz' })).statusCode !== 200 || (await b.app.inject({ url: '/readyz' })).statusCode !== 200) {
+    if (Date.now() > deadline) throw new Error('replicas not ready')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const concurrent = await Promise.all([
+    postSession(a.app, { serialNumber: 'sim-slow-300' }, key('multi')),
+    postSession(b.app, { serialNumber: 'sim-slow-300' }, key('multi'))
+  ])
+  t.equal(concurrent[0].body, concurrent[1].body, 'the second replica waited and replayed')
+  t.equal(a.upstream.count() + b.upstream.count(), 1)
+  const later = await postSession(b.app, { serialNumber: 'sim-slow-300' }, key('multi'))
+  t.equal(later.body, concurrent[0].body)
+  t.equal(later.headers['idempotent-replayed'], 'true')
+  t.equal((await postSession(b.app, { serialNumber: 'abc' }, key('multi'))).statusCode, 422, 'conflicts across replicas')
+
+  await redis.stop()
+  const res = await postSession(a.app, { serialNumber: 'abc' }, key('while-down'))
+  t.equal(res.statusCode, 201, 'served without the store')
+  t.ok(a.logs.entries.some((e) => e.msg === 'idempotency store failed'))
+})
