@@ -17,14 +17,21 @@ export interface PressureOptions {
   onShed: (reason: 'event_loop' | 'heap') => void
 }
 
+const SAMPLE_INTERVAL_MS = 200
+
 export async function registerUnderPressure (app: FastifyInstance, options: PressureOptions): Promise<void> {
+  // Start-up (module loading, schema compilation) blocks the loop once; the first samples
+  // would blame that on traffic. Shedding starts two samples after the app is ready.
+  let armedAt = Infinity
+  app.addHook('onReady', async () => { armedAt = Date.now() + 2 * SAMPLE_INTERVAL_MS })
   // 0 disables a check; the plugin treats 0 the same way.
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
     maxHeapUsedBytes: options.maxHeapUsedBytes,
     // Sampled often enough that shedding starts and stops within a fraction of a second.
-    sampleInterval: 200,
+    sampleInterval: SAMPLE_INTERVAL_MS,
     pressureHandler: async (_request, _reply, type) => {
+      if (Date.now() < armedAt) return
       options.onShed(type === 'heapUsedBytes' ? 'heap' : 'event_loop')
       throw overloaded()
     }
