@@ -89,6 +89,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.bodyLimitBytes,
+    // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
+    // Node checks these limits every connectionsCheckingInterval (30 s by default): 1 s here.
+    http: { headersTimeout: config.server.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
     trustProxy: trustProxyOption(config.trustProxy),
     // Requests on connections still open during shutdown are served, not refused.
     return503OnClosing: false,

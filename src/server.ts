@@ -33,11 +33,6 @@ async function main (): Promise<void> {
     ? undefined
     : await startMetricsServer(metrics, { ...config.metrics, log: app.log })
 
-  // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
-  app.server.headersTimeout = config.server.headersTimeoutMs
-  app.server.requestTimeout = config.server.requestTimeoutMs
-  app.server.keepAliveTimeout = config.server.keepAliveTimeoutMs
-
   const close = (): void => {
     app.log.info('closing: no new connections, finishing in-flight requests')
     const timer = setTimeout(() => {
