@@ -1,6 +1,6 @@
 // Builds the Fastify app from a typed Config and injected dependencies. Never listens:
 // src/server.ts owns the process; tests build their own app.
-import Fastify, { LogController } from 'fastify'
+import Fastify from 'fastify'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
@@ -26,6 +26,7 @@ import type { Metrics } from './metrics.ts'
 import { Readiness } from './readiness.ts'
 import { createRedis, isRedisReady } from './redis.ts'
 import { requestIdOf } from './request-id.ts'
+import { RequestLog } from './request-log.ts'
 import { healthRoutes } from './routes/health.ts'
 import { notFoundRoutes, trackRouteMethods } from './routes/not-found.ts'
 import { openApiRoutes } from './routes/openapi.ts'
@@ -87,7 +88,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     logger: loggerOptions(config.logLevel, scrubber, deps.logStream),
     genReqId: requestIdOf,
     requestIdHeader: false,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new RequestLog(),
     bodyLimit: config.bodyLimitBytes,
     // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
     // Node checks these limits every connectionsCheckingInterval (30 s by default): 1 s here.

@@ -4,6 +4,7 @@
 // This is the only module that touches `process`.
 import { existsSync, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
+import pino from 'pino'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { startMetricsServer } from './metrics-server.ts'
@@ -27,7 +28,13 @@ async function main (): Promise<void> {
 
   const readiness = new Readiness()
   const metrics = createMetrics()
-  const app = await buildApp(config, { readiness, metrics, watchKeyFiles: true })
+  // Asynchronous writes: under load, lines written while one write is pending go out together.
+  const logs = pino.destination({ dest: 1, sync: false })
+  const exit = (code: number): never => {
+    logs.flushSync()
+    process.exit(code)
+  }
+  const app = await buildApp(config, { readiness, metrics, watchKeyFiles: true, logStream: logs })
   // With METRICS_PORT, /metrics lives only there, opened before the main port.
   const metricsServer = config.metrics === undefined
     ? undefined
@@ -37,7 +44,7 @@ async function main (): Promise<void> {
     app.log.info('closing: no new connections, finishing in-flight requests')
     const timer = setTimeout(() => {
       app.log.error('shutdown timed out: exiting')
-      process.exit(1)
+      exit(1)
     }, config.shutdown.timeoutMs)
     timer.unref()
     // Connections busy when closing began become idle later; close them as they do,
@@ -47,10 +54,10 @@ async function main (): Promise<void> {
     app.close().then(async () => {
       await metricsServer?.close()
       app.log.info('shut down cleanly')
-      process.exit(0)
+      exit(0)
     }, (error: unknown) => {
       app.log.error({ err: error }, 'shutdown failed')
-      process.exit(1)
+      exit(1)
     })
   }
 
@@ -58,7 +65,7 @@ async function main (): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping) {
       app.log.warn({ signal }, 'second signal: exiting now')
-      process.exit(1)
+      exit(1)
     }
     stopping = true
     // Not-ready at once; keep serving through the drain delay so that load balancers

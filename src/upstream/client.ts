@@ -71,7 +71,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     // A redirect is an error, and its body is of no use: discard it so the socket is reused.
     const body = statusCode >= 300 && statusCode < 400
       ? await response.body.dump().then(() => '')
-      : await readLimited(response.body, MAX_UPSTREAM_BODY_BYTES)
+      : await readLimited(response.body, MAX_UPSTREAM_BODY_BYTES, headers['content-length'])
     return { status: statusCode, headers, body }
   }
 

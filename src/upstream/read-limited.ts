@@ -2,7 +2,9 @@
 // is destroyed (undici then closes that connection), so a huge body costs no memory.
 import type { Readable } from 'node:stream'
 
-export async function readLimited (body: Readable, limit: number): Promise<string | undefined> {
+export async function readLimited (body: Readable & { text: () => Promise<string> }, limit: number, length?: string | string[]): Promise<string | undefined> {
+  // The usual answer announces a small length: read it in one go.
+  if (typeof length === 'string' && /^\d{1,7}$/.test(length) && Number(length) <= limit) return await body.text()
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
