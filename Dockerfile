@@ -32,7 +32,9 @@ STOPSIGNAL SIGTERM
 CMD ["node", "simulator/main.ts"]
 
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+# V8 sizes the young generation by the machine's memory (up to 128 MB of semi-space on a
+# large host), which dominated peak RSS in the benchmark; 8 MB cost no measurable CPU.
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 # Owned by root and not writable by the service user: the process cannot change its own
 # code, and it never writes to the filesystem, so a read-only root filesystem works.

@@ -4,11 +4,12 @@
 // SIGKILL from the 'exit' hook on any other.
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-const START_TIMEOUT_MS = 20000
+const START_TIMEOUT_MS = 60000
 const STOP_TIMEOUT_MS = 5000
 const KEPT_STDERR = 8192
 
@@ -29,10 +30,13 @@ export interface ChildSpec {
   /** A script run by this same Node binary. */
   script: string
   env: Record<string, string>
+  cwd: string
   /** The port the child was told to listen on; start() waits until it accepts. */
   port: number
   /** A core to pin the child to, or undefined for no pinning. */
   cpu?: number
+  /** A file for the child's stdout (its logs); /dev/null otherwise. */
+  stdout?: string
 }
 
 const children = new Set<ChildProcess>()
@@ -51,16 +55,23 @@ export function pinSelf (cpu: number): boolean {
   return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }).status === 0
 }
 
-/** A port that was free a moment ago on loopback. */
+const handedOut = new Set<number>()
+
+/** A port that was free a moment ago on loopback, never the same one twice. */
 export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  for (;;) {
+    const server = createServer()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', resolve)
+    })
+    const { port } = server.address() as AddressInfo
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
 }
 
 function accepts (port: number): Promise<boolean> {
@@ -75,15 +86,21 @@ export async function start (spec: ChildSpec): Promise<Child> {
   const command = spec.cpu === undefined
     ? [process.execPath, spec.script]
     : ['taskset', '-c', String(spec.cpu), process.execPath, spec.script]
-  // stdout is /dev/null: the servers' logs are written for real but never kept.
+  // By default stdout is /dev/null: the servers' logs are written for real but never kept.
+  const out = spec.stdout === undefined ? 'ignore' : openSync(spec.stdout, 'a')
   const child = spawn(command[0]!, command.slice(1), {
+    cwd: spec.cwd,
+    // Only what the spec says: a developer's shell variables must not change the figures.
     env: { PATH: process.env.PATH ?? '', ...spec.env },
-    stdio: ['ignore', 'ignore', 'pipe']
+    stdio: ['ignore', out, 'pipe']
   })
+  if (typeof out === 'number') closeSync(out)
   children.add(child)
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-KEPT_STDERR) })
-  let exited = child.exitCode !== null
+  let exited = false
+  // A spawn failure (no taskset, no binary) arrives as 'error', possibly without 'exit'.
+  child.once('error', (error) => { stderr += error.message; exited = true; children.delete(child) })
   const exit = new Promise<void>((resolve) => child.once('exit', () => {
     exited = true
     children.delete(child)
@@ -115,4 +132,18 @@ export async function start (spec: ChildSpec): Promise<Child> {
     running: () => !exited,
     stop
   }
+}
+
+/** Processes started at once: starting costs a core-second or more each, on a busy core. */
+const START_CONCURRENCY = 2
+
+/** Runs the tasks a few at a time; after a batch with a failure, starts no more and rejects with it. */
+export async function inBatches<T> (tasks: Array<() => Promise<T>>): Promise<T[]> {
+  const results: Array<PromiseSettledResult<T>> = []
+  for (let i = 0; i < tasks.length; i += START_CONCURRENCY) {
+    results.push(...await Promise.allSettled(tasks.slice(i, i + START_CONCURRENCY).map((task) => task())))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value)
 }

@@ -79,7 +79,8 @@ async function main (): Promise<void> {
   // Key rotation without restart: re-read HOTTASK_API_KEY_FILE / HOTTASK_API_KEY_NEXT_FILE.
   process.on('SIGHUP', () => app.reloadKeys('SIGHUP'))
 
-  await app.listen({ host: config.host, port: config.port })
+  // A deep accept queue: a launch-day burst of connections waits instead of being dropped.
+  await app.listen({ host: config.host, port: config.port, backlog: 4096 })
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,132 @@
+// The processes under test and their upstreams, started once and kept for the whole
+// benchmark so rounds can interleave. Each group of targets has its own simulated
+// upstream, so that upstream's counters (requests, connections) belong to one target.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort, inBatches, start } from './processes.ts'
+import type { Child } from './processes.ts'
+import {
+  ALLOWED_ORIGIN, BODY, DISALLOWED_ORIGIN, LABELS, oursEnv, peerEnv, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS
+} from './targets.ts'
+import type { ServerKind, Target } from './targets.ts'
+import { upstreamControl } from './upstream-stats.ts'
+import type { UpstreamControl } from './upstream-stats.ts'
+
+const KINDS = ['direct', 'minimal', 'http-proxy', 'ours'] as const
+
+export interface Pinning { load: number, servers: number }
+
+export interface FleetOptions {
+  pinning?: Pinning
+  /** NODE_OPTIONS for our proxy only, e.g. `--cpu-prof --cpu-prof-dir=…`. */
+  oursNodeOptions?: string
+  /** A folder for our proxy's logs, one file per process; /dev/null otherwise. */
+  logDir?: string
+  progress?: (message: string) => void
+}
+
+export class Fleet {
+  readonly targets = new Map<string, Target>()
+  readonly #children: Child[] = []
+  readonly #controls: UpstreamControl[] = []
+  readonly #cwd = mkdtempSync(join(tmpdir(), 'hottask-bench-'))
+  readonly #options: FleetOptions
+
+  constructor (options: FleetOptions) {
+    this.#options = options
+  }
+
+  async #spawn (name: string, path: string, port: number, env: Record<string, string>, cpu: number | undefined, stdout?: string): Promise<Child> {
+    const started = performance.now()
+    // An empty working directory: our server would read a developer's ./.env otherwise.
+    const child = await start({ name, script: path, cwd: this.#cwd, port, cpu, env, stdout })
+    this.#children.push(child)
+    this.#options.progress?.(`started ${name} (pid ${child.pid}, ${child.url}) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    return child
+  }
+
+  async #simulator (name: string, delayMs: number): Promise<{ child: Child, control: UpstreamControl }> {
+    const port = await freePort()
+    const env = { SIM_PORT: String(port), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(delayMs) }
+    const child = await this.#spawn(name, SIMULATOR, port, env, this.#options.pinning?.load)
+    const control = upstreamControl(child.url)
+    this.#controls.push(control)
+    return { child, control }
+  }
+
+  #add (target: Target): void { this.targets.set(target.id, target) }
+
+  async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number }): Promise<void> {
+    const port = await freePort()
+    const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_API_KEY: SIM_KEY, ...env }
+    const serverEnv = kind === 'ours' ? await oursEnv(base, this.#options.oursNodeOptions) : peerEnv(base)
+    const logDir = this.#options.logDir
+    const stdout = kind === 'ours' && logDir !== undefined ? join(logDir, `${id}.log`) : undefined
+    const server = await this.#spawn(id, SERVERS[kind], port, serverEnv, this.#options.pinning?.servers, stdout)
+    this.#add({
+      id,
+      label: LABELS[kind],
+      url: `${server.url}/sessions`,
+      headers: { 'content-type': 'application/json', origin: request.origin },
+      body: BODY,
+      expectedStatus: kind === 'http-proxy' ? 200 : request.expectedStatus,
+      server,
+      upstream: upstream.control
+    })
+  }
+
+  #direct (id: string, upstream: { child: Child, control: UpstreamControl }): void {
+    this.#add({
+      id,
+      label: LABELS.direct,
+      url: `${upstream.child.url}/chat/Chatbot/GetSession`,
+      headers: { 'content-type': 'application/json', authorization: SIM_KEY },
+      body: BODY,
+      expectedStatus: 200,
+      upstream: upstream.control
+    })
+  }
+
+  /** Starts every process; ids are `<kind>` (fast), `<kind>-slow`, `ours-429`, `ours-403`. */
+  async start (): Promise<void> {
+    const ok = { origin: ALLOWED_ORIGIN, expectedStatus: 201 }
+    const sims = await inBatches([
+      () => this.#simulator('simulator', 0),
+      ...KINDS.map((kind) => () => this.#simulator(`simulator-slow-${kind}`, SLOW_UPSTREAM_MS)),
+      () => this.#simulator('simulator-refusals', 0)
+    ])
+    const [fast, slowDirect, ...rest] = sims
+    const slow = rest.slice(0, 3)
+    const refusals = rest[3]!
+    this.#direct('direct', fast!)
+    this.#direct('direct-slow', slowDirect!)
+    const slowPool = { UPSTREAM_MAX_CONCURRENCY: String(SLOW_POOL) }
+    const servers = (['minimal', 'http-proxy', 'ours'] as const).flatMap((kind, i) => [
+      () => this.#proxy(kind, kind, fast!, {}, ok),
+      () => this.#proxy(`${kind}-slow`, kind, slow[i]!, slowPool, ok)
+    ])
+    await inBatches([
+      ...servers,
+      () => this.#proxy('ours-429', 'ours', refusals, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '3600000' }, { origin: ALLOWED_ORIGIN, expectedStatus: 429 }),
+      () => this.#proxy('ours-403', 'ours', refusals, {}, { origin: DISALLOWED_ORIGIN, expectedStatus: 403 })
+    ])
+  }
+
+  /** Every child's pid, for CPU accounting. */
+  pids (): number[] {
+    return this.#children.filter((child) => child.running()).map((child) => child.pid)
+  }
+
+  target (id: string): Target {
+    const target = this.targets.get(id)
+    if (target === undefined) throw new Error(`no target ${id}`)
+    return target
+  }
+
+  async stop (): Promise<void> {
+    await Promise.allSettled(this.#controls.map((control) => control.close()))
+    await Promise.allSettled(this.#children.map((child) => child.stop()))
+    rmSync(this.#cwd, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,64 @@
+// What each target of the benchmark is: the script it runs, the environment it gets, the
+// request it is sent and the status it should answer. Our proxy runs in production shape
+// (NODE_ENV=production, LOG_LEVEL=info, rate limit on but high, CORS on, metrics on).
+import { fileURLToPath } from 'node:url'
+import { freePort } from './processes.ts'
+import type { Child } from './processes.ts'
+import type { UpstreamControl } from './upstream-stats.ts'
+
+const script = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
+export const SIMULATOR = script('../simulator/main.ts')
+export const SERVERS = {
+  minimal: script('./peers/minimal-proxy.ts'),
+  'http-proxy': script('./peers/http-proxy.ts'),
+  ours: script('../src/server.ts')
+}
+
+export const SIM_KEY = 'sim-key-0123456789abcdef'
+export const SLOW_UPSTREAM_MS = 200
+export const SLOW_POOL = 1000
+export const ALLOWED_ORIGIN = 'https://shop.example'
+export const DISALLOWED_ORIGIN = 'https://elsewhere.example'
+export const BODY = JSON.stringify({ serialNumber: 'abc' })
+
+export type ServerKind = keyof typeof SERVERS
+
+export interface Target {
+  id: string
+  label: string
+  url: string
+  headers: Record<string, string>
+  body: string
+  expectedStatus: number
+  /** The process whose memory is measured; none for the upstream called directly. */
+  server?: Child
+  upstream: UpstreamControl
+}
+
+export const LABELS: Record<ServerKind | 'direct', string> = {
+  direct: 'direct (simulator)',
+  minimal: 'minimal fastify+undici',
+  'http-proxy': '@fastify/http-proxy',
+  ours: 'hottask-proxy'
+}
+
+/** Our proxy in production shape; variables it does not know are ignored by it. */
+export async function oursEnv (extra: Record<string, string>, nodeOptions?: string): Promise<Record<string, string>> {
+  return {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    UPSTREAM_TIMEOUT_MS: '10000',
+    RATE_LIMIT_MAX: '100000000',
+    RATE_LIMIT_WINDOW_MS: '60000',
+    CORS_ORIGINS: ALLOWED_ORIGIN,
+    METRICS_PORT: String(await freePort()),
+    // The production image's NODE_OPTIONS (Dockerfile), unless a run overrides it.
+    NODE_OPTIONS: nodeOptions ?? '--max-semi-space-size=8',
+    ...extra
+  }
+}
+
+/** The peers read HOTTASK_BASE_URL, HOTTASK_API_KEY, HOST, PORT and UPSTREAM_MAX_CONCURRENCY only. */
+export function peerEnv (extra: Record<string, string>): Record<string, string> {
+  return { NODE_ENV: 'production', ...extra }
+}
