@@ -31,9 +31,11 @@ async function main (): Promise<void> {
   // Asynchronous writes: under load, lines written while one write is pending go out together.
   const logs = pino.destination({ dest: 1, sync: false })
   const exit = (code: number): never => {
-    logs.flushSync()
+    // Flushing to a stdout nobody reads any more (EPIPE) must not keep the process alive.
+    try { logs.flushSync() } catch {}
     process.exit(code)
   }
+  logs.on('error', () => {})
   const app = await buildApp(config, { readiness, metrics, watchKeyFiles: true, logStream: logs })
   // With METRICS_PORT, /metrics lives only there, opened before the main port.
   const metricsServer = config.metrics === undefined

@@ -51,3 +51,25 @@ test('inbound credential headers are redacted by path when a request is logged w
   t.notOk(logs.text.includes(COOKIE_SECRET))
   t.ok(Object.keys(ERRORS).length > 0)
 })
+
+test('no key or token leaks through failover, client tokens, idempotency, metrics or readiness', async (t) => {
+  const refused = 'refused-leak-key-ABCDEFGH-0001'
+  const token = 'leak-client-token-QWERTYUIOP-42'
+  const { app, logs } = await setup(t, {
+    HOTTASK_API_KEY: refused, HOTTASK_API_KEY_NEXT: TEST_KEY, CLIENT_TOKENS: `svc:${token}`, LOG_LEVEL: 'trace'
+  })
+  const responses: string[] = []
+  const auth = { authorization: `Bearer ${token}` }
+  for (const [body, headers] of [
+    [{ serialNumber: 'abc' }, auth],
+    [{ serialNumber: 'sim-echo-key' }, { ...auth, 'idempotency-key': 'leak-1' }],
+    [{ serialNumber: 'sim-echo-key' }, { ...auth, 'idempotency-key': 'leak-1' }],
+    [{ serialNumber: 'abc' }, { authorization: `Bearer ${token}x` }]
+  ] as const) {
+    const res = await postSession(app, body, headers)
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
+  for (const url of ['/metrics', '/readyz', '/openapi.json']) responses.push((await app.inject({ url })).body)
+  const everything = logs.text + responses.join('\n')
+  for (const secret of [refused, TEST_KEY, token]) t.notOk(everything.includes(secret), `${secret.slice(0, 12)}… appears nowhere`)
+})
