@@ -5,8 +5,9 @@
 import { STATUS_CODES } from 'node:http'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { ERRORS } from './errors.ts'
-import type { ErrorCode } from './errors.ts'
 import { fingerprint } from './secrets.ts'
+import type { CircuitState } from './upstream/circuit-breaker.ts'
+import type { AttemptOutcome, OverloadReason, RetryReason } from './upstream/session-service.ts'
 
 export const PREFIX = 'hottask_proxy_'
 /** The route label of requests no route matched (404, and 405 through the not-found handler). */
@@ -29,16 +30,15 @@ export const UPSTREAM_OUTCOMES: readonly string[] = [
   'success', 'client_gone',
   ...Object.keys(ERRORS).filter((code) => (code.startsWith('UPSTREAM_') || code === 'CHATBOT_NOT_FOUND') && !NOT_ATTEMPTS.has(code))
 ]
-export const RETRY_REASONS = ['not_sent', 'retry_after', 'next_key'] as const
-export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const
+// The label sets of the upstream's own vocabulary (owned by src/upstream/).
+export const RETRY_REASONS = ['not_sent', 'retry_after', 'next_key'] as const satisfies readonly RetryReason[]
+export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const satisfies readonly CircuitState[]
 export const STORES = ['rate_limit', 'idempotency'] as const
-export const OVERLOAD_REASONS = ['queue_full', 'queue_timeout', 'event_loop', 'heap'] as const
+export const OVERLOAD_REASONS = ['queue_full', 'queue_timeout', 'event_loop', 'heap'] as const satisfies readonly OverloadReason[]
 
-export type UpstreamOutcome = 'success' | 'client_gone' | ErrorCode
-export type RetryReason = typeof RETRY_REASONS[number]
-export type CircuitState = typeof CIRCUIT_STATES[number]
+export type { CircuitState, OverloadReason, RetryReason }
+export type UpstreamOutcome = AttemptOutcome
 export type Store = typeof STORES[number]
-export type OverloadReason = typeof OVERLOAD_REASONS[number]
 
 /** What the upstream concurrency limiter reports at scrape time (ConcurrencyLimiter fits). */
 export interface UpstreamLoad {

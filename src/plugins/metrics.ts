@@ -24,15 +24,23 @@ export const METRICS_SCHEMA = {
 
 /** Registers the hook and route on `app` itself; call it before any route is added. */
 export function registerMetrics (app: FastifyInstance, metrics: Metrics, options: MetricsPluginOptions): void {
-  // Only the app's own route patterns get a label: onRoute sees every one added later.
-  app.addHook('onRoute', (route) => { metrics.allowRoute(route.url) })
-
-  const onResponse: onResponseHookHandler = (request: FastifyRequest, reply: FastifyReply, done) => {
-    // routeOptions.url is undefined in the not-found handler: recorded as not_found.
-    metrics.recordRequest(request.routeOptions.url, request.method, reply.statusCode, reply.elapsedTime)
+  // Each route records through its own hook, which knows its pattern: reading
+  // request.routeOptions builds a fresh object on every request.
+  app.addHook('onRoute', (route) => {
+    metrics.allowRoute(route.url)
+    const url = route.url
+    const record: onResponseHookHandler = (request: FastifyRequest, reply: FastifyReply, done) => {
+      metrics.recordRequest(url, request.method, reply.statusCode, reply.elapsedTime)
+      done()
+    }
+    route.onResponse = [route.onResponse ?? []].flat().concat(record)
+  })
+  // The not-found handler is no route: its answers are recorded as not_found.
+  const recordNotFound: onResponseHookHandler = (request: FastifyRequest, reply: FastifyReply, done) => {
+    if (request.is404) metrics.recordRequest(undefined, request.method, reply.statusCode, reply.elapsedTime)
     done()
   }
-  app.addHook('onResponse', onResponse)
+  app.addHook('onResponse', recordNotFound)
 
   if (!options.exposeRoute) return
   app.get('/metrics', { schema: METRICS_SCHEMA, config: options.routeConfig }, async (_request, reply) => {
