@@ -10,9 +10,7 @@ import type { Config } from './config.ts'
 import { errorHandler } from './error-handler.ts'
 import { clientTokenGuard } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
-import { Idempotency } from './idempotency/coordinator.ts'
-import { MemoryStore } from './idempotency/memory-store.ts'
-import { RedisStore } from './idempotency/redis-store.ts'
+import { buildIdempotency } from './idempotency/build.ts'
 import { jsonBodyParser } from './json-body.ts'
 import { loggerOptions } from './logger.ts'
 import { PROBLEM_SCHEMA } from './problem-schema.ts'
@@ -159,17 +157,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   notFoundRoutes(app, routeMethods, app.rateLimit())
   healthRoutes(app, readiness)
   openApiRoutes(app)
-  const idempotency = new Idempotency({
-    store: redis === undefined ? new MemoryStore({ maxKeys: config.idempotency.maxKeys }) : new RedisStore(redis),
-    ttlMs: config.idempotency.ttlMs,
-    // A replica that dies mid-call leaves its marker no longer than the deadline and a margin.
-    pendingTtlMs: config.upstreamTimeoutMs + 5000,
-    onReplay: () => metrics.recordIdempotentReplay(),
-    onStoreError: (error) => {
-      metrics.recordStoreError('idempotency')
-      app.log.warn({ err: (error as Error).message }, 'idempotency store failed')
-    }
-  })
+  const idempotency = buildIdempotency(config, redis, metrics, app.log)
   const guards = [clientTokenGuard(config.clientTokens, config.requireClientToken), originGuard(config.cors.origins)]
     .filter((guard): guard is onRequestHookHandler => guard !== undefined)
   sessionRoutes(app, {

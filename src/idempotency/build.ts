@@ -1,0 +1,25 @@
+// Wires Idempotency-Key from the configuration: answers in Redis when replicas share one,
+// else in a bounded in-memory LRU. Store failures are counted and logged, never fatal.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.ts'
+import type { Metrics } from '../metrics.ts'
+import { Idempotency } from './coordinator.ts'
+import { MemoryStore } from './memory-store.ts'
+import { RedisStore } from './redis-store.ts'
+
+/** How long a replica that dies mid-call leaves its pending marker beyond the deadline. */
+const PENDING_MARGIN_MS = 5000
+
+export function buildIdempotency (config: Config, redis: Redis | undefined, metrics: Metrics, log: FastifyBaseLogger): Idempotency {
+  return new Idempotency({
+    store: redis === undefined ? new MemoryStore({ maxKeys: config.idempotency.maxKeys }) : new RedisStore(redis),
+    ttlMs: config.idempotency.ttlMs,
+    pendingTtlMs: config.upstreamTimeoutMs + PENDING_MARGIN_MS,
+    onReplay: () => metrics.recordIdempotentReplay(),
+    onStoreError: (error) => {
+      metrics.recordStoreError('idempotency')
+      log.warn({ err: (error as Error).message }, 'idempotency store failed')
+    }
+  })
+}
