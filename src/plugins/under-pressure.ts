@@ -17,19 +17,27 @@ export interface PressureOptions {
   onShed: (reason: 'event_loop' | 'heap') => void
 }
 
-const SAMPLE_INTERVAL_MS = 200
+/**
+ * How often the event-loop delay is read: as often as the limit itself, 100 ms to 1 s.
+ * The plugin counts a window without any delay sample as infinite delay; a window at
+ * least as long as the limit can only be empty when the loop was stuck longer than the
+ * limit. (At 200 ms with a 1 s limit, one 300 ms burst of 1000 answers shed requests.)
+ */
+export function sampleIntervalMs (maxEventLoopDelayMs: number): number {
+  return Math.min(1000, Math.max(100, maxEventLoopDelayMs))
+}
 
 export async function registerUnderPressure (app: FastifyInstance, options: PressureOptions): Promise<void> {
   // Start-up (module loading, schema compilation) blocks the loop once; the first samples
   // would blame that on traffic. Shedding starts two samples after the app is ready.
+  const sampleInterval = sampleIntervalMs(options.maxEventLoopDelayMs)
   let armedAt = Infinity
-  app.addHook('onReady', async () => { armedAt = Date.now() + 2 * SAMPLE_INTERVAL_MS })
+  app.addHook('onReady', async () => { armedAt = Date.now() + 2 * sampleInterval })
   // 0 disables a check; the plugin treats 0 the same way.
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
     maxHeapUsedBytes: options.maxHeapUsedBytes,
-    // Sampled often enough that shedding starts and stops within a fraction of a second.
-    sampleInterval: SAMPLE_INTERVAL_MS,
+    sampleInterval,
     pressureHandler: async (_request, _reply, type) => {
       if (Date.now() < armedAt) return
       options.onShed(type === 'heapUsedBytes' ? 'heap' : 'event_loop')
