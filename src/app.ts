@@ -100,6 +100,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } }
   })
   app.decorateRequest('clientName', null)
+  app.decorateRequest('createdSession', null)
 
   const metrics = deps.metrics ?? createMetrics()
   // Before any route, so every route is known to the request metrics.

@@ -8,7 +8,7 @@ test('a valid token names the client in the logs, never the token', async (t) =>
   const { app, upstream, logs } = await setup(t, { CLIENT_TOKENS: TOKENS })
   const res = await postSession(app, { serialNumber: 'abc' }, { authorization: `Bearer ${BILLING}` })
   t.equal(res.statusCode, 201)
-  t.ok(logs.entries.some((e) => e.client === 'billing' && e.msg === 'session created'))
+  t.ok(logs.entries.some((e) => e.client === 'billing' && e.msg === 'request completed' && (e.res as { statusCode?: number } | undefined)?.statusCode === 201))
   t.notOk(logs.text.includes(BILLING))
   t.notOk(upstream.requests[0]?.headers.authorization?.includes(BILLING), 'the client token never goes upstream')
 })

@@ -48,7 +48,7 @@ test('HTTP 429/503 with a Retry-After that fits: waits that long, then retries',
     t.equal(upstream.count() - before, 2)
     t.ok(elapsed >= 950, `waited the Retry-After (${Math.round(elapsed)} ms)`)
   }
-  t.ok(logs.entries.some((e) => e.msg === 'session created' && e.attempts === 2), 'the outcome is logged with its attempt count')
+  t.ok(logs.entries.some((e) => e.msg === 'request completed' && e.attempts === 2 && /^\d+$/.test(String(e.sessionId))), 'the completion line has the session and its attempt count')
   t.ok(logs.entries.some((e) => e.msg === 'upstream attempt' && e.level === 20), 'each attempt at debug')
 })
 
