@@ -7,7 +7,7 @@ import type { SecretScrubber } from '../secrets.ts'
 import { ClientGoneError, isDeadline } from './abort-reasons.ts'
 import { classifyAnswer, classifyFailure } from './classify.ts'
 import type { UpstreamAnswer } from './classify.ts'
-import { readLimited } from './read-limited.ts'
+import { exchange } from './exchange.ts'
 
 export const SESSION_PATH = '/chat/Chatbot/GetSession'
 /** Larger upstream bodies are not JSON we want: they are refused unread. */
@@ -52,33 +52,23 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     bodyTimeout: timeoutMs + 1000
   })
 
-  async function exchange (request: AttemptRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const response = await dispatcher.request({
+  // Built once: only the key, the request id and the body change per request.
+  const fixedHeaders = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': userAgent }
+
+  async function send (request: AttemptRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+    return await exchange(dispatcher, {
       origin: baseUrl,
       path: SESSION_PATH,
-      method: 'POST',
-      headers: {
-        authorization: request.key,
-        'content-type': 'application/json',
-        accept: 'application/json',
-        'user-agent': userAgent,
-        'x-request-id': request.requestId
-      },
+      headers: { authorization: request.key, ...fixedHeaders, 'x-request-id': request.requestId },
       body: JSON.stringify({ serialNumber: request.serialNumber }),
-      signal
-    })
-    const { statusCode, headers } = response
-    // A redirect is an error, and its body is of no use: discard it so the socket is reused.
-    const body = statusCode >= 300 && statusCode < 400
-      ? await response.body.dump().then(() => '')
-      : await readLimited(response.body, MAX_UPSTREAM_BODY_BYTES, headers['content-length'])
-    return { status: statusCode, headers, body }
+      maxBodyBytes: MAX_UPSTREAM_BODY_BYTES
+    }, signal)
   }
 
   async function attempt (request: AttemptRequest, signal: AbortSignal): Promise<string> {
     let answer: UpstreamAnswer
     try {
-      answer = await exchange(request, signal)
+      answer = await send(request, signal)
     } catch (error) {
       if (signal.aborted && !isDeadline(signal)) throw new ClientGoneError()
       throw classifyFailure(error, isDeadline(signal))

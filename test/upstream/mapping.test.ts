@@ -137,7 +137,7 @@ test('a wrong server key is UPSTREAM_AUTH_FAILED, logged at error with a fingerp
 
 test('anything unexpected in the proxy is a 500 INTERNAL_ERROR without internals', async (t) => {
   const logs = new LogCapture()
-  const dispatcher = { request: async () => { throw new TypeError('boom at /srv/internal/path.ts') }, close: async () => {} }
+  const dispatcher = { dispatch: () => { throw new TypeError('boom at /srv/internal/path.ts') }, close: async () => {} }
   const app = await buildApp(testConfig(), { logStream: logs, dispatcher: dispatcher as never })
   t.teardown(() => app.close())
   const res = await postSession(app, { serialNumber: 'abc' })
