@@ -1,0 +1,73 @@
+// `npm run bench:profile`: where a server's CPU goes on the success path. Starts one
+// fast simulated upstream and one server (ours by default; PROFILE_TARGET=minimal or
+// http-proxy for a peer) with `--cpu-prof`, pinned like the benchmark, loads it with 50
+// connections, stops it so the profile is written, and prints its self time grouped by
+// package or source file and by function. The .cpuprofile stays in bench/results/ for a
+// flame graph (Chrome DevTools → Performance, or speedscope).
+//
+// Env: PROFILE_TARGET (ours), DURATION seconds of load (10), WARMUP seconds (2),
+// PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON.
+import { mkdirSync, readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { runLoad } from './load.ts'
+import { canPin, freePort, pinSelf, start } from './processes.ts'
+import { cpus } from 'node:os'
+import { summariseProfile } from './profile-report.ts'
+import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR } from './targets.ts'
+import type { ServerKind } from './targets.ts'
+import { THROUGHPUT_CONNECTIONS } from './scenarios.ts'
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
+
+function number (name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}: expected a positive number`)
+  return value
+}
+
+async function main (): Promise<void> {
+  const kind = (process.env.PROFILE_TARGET ?? 'ours') as ServerKind
+  if (!(kind in SERVERS)) throw new Error(`PROFILE_TARGET: one of ${Object.keys(SERVERS).join(', ')}`)
+  const durationS = number('DURATION', 10)
+  const warmupS = number('WARMUP', 2)
+  const extra = JSON.parse(process.env.PROFILE_ENV ?? '{}') as Record<string, string>
+  const pinned = canPin(cpus().length) && pinSelf(0)
+  const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')
+  const dir = `${RESULTS}profile-${kind}-${stamp}`
+  mkdirSync(dir, { recursive: true })
+
+  const simPort = await freePort()
+  const sim = await start({
+    name: 'simulator',
+    script: SIMULATOR,
+    cwd: dir,
+    port: simPort,
+    cpu: pinned ? 0 : undefined,
+    env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: '0' }
+  })
+  const port = await freePort()
+  const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_API_KEY: SIM_KEY, ...extra }
+  const profiling = `--cpu-prof --cpu-prof-dir=${dir}`
+  const env = kind === 'ours' ? await oursEnv(base, profiling) : { ...peerEnv(base), NODE_OPTIONS: profiling }
+  const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : []
+  const server = await start({ name: kind, script: SERVERS[kind], nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })
+  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin: ALLOWED_ORIGIN }, body: BODY, connections: THROUGHPUT_CONNECTIONS, rampS: 0 }
+  let requests = 0
+  try {
+    const warm = await runLoad({ ...load, durationS: warmupS })
+    const result = await runLoad({ ...load, durationS })
+    requests = warm.responses + result.responses
+    process.stdout.write(`${kind}: ${result.rps.toFixed(0)} req/s under the profiler, statuses ${JSON.stringify(result.statuses)}${pinned ? ' (server pinned to core 1)' : ''}\n`)
+  } finally {
+    await server.stop()
+    await sim.stop()
+  }
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))
+  if (file === undefined) throw new Error(`no profile written in ${dir}:\n${server.stderr()}`)
+  process.stdout.write(`${summariseProfile(`${dir}/${file}`, requests, number('PROFILE_TOP', 25))}\nprofile: ${dir}/${file}\n`)
+}
+
+main().then(() => process.exit(0), (error: unknown) => {
+  process.stderr.write(`profile failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  process.exit(1)
+})
