@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { freePort, inBatches, start } from './processes.ts'
 import type { Child } from './processes.ts'
 import {
-  ALLOWED_ORIGIN, BODY, DISALLOWED_ORIGIN, LABELS, oursEnv, peerEnv, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS
+  ALLOWED_ORIGIN, BODY, DISALLOWED_ORIGIN, LABELS, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS
 } from './targets.ts'
 import type { ServerKind, Target } from './targets.ts'
 import { upstreamControl } from './upstream-stats.ts'
@@ -37,10 +37,10 @@ export class Fleet {
     this.#options = options
   }
 
-  async #spawn (name: string, path: string, port: number, env: Record<string, string>, cpu: number | undefined, stdout?: string): Promise<Child> {
+  async #spawn (name: string, path: string, port: number, env: Record<string, string>, cpu: number | undefined, stdout?: string, nodeArgs?: string[]): Promise<Child> {
     const started = performance.now()
     // An empty working directory: our server would read a developer's ./.env otherwise.
-    const child = await start({ name, script: path, cwd: this.#cwd, port, cpu, env, stdout })
+    const child = await start({ name, script: path, nodeArgs, cwd: this.#cwd, port, cpu, env, stdout })
     this.#children.push(child)
     this.#options.progress?.(`started ${name} (pid ${child.pid}, ${child.url}) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     return child
@@ -63,7 +63,8 @@ export class Fleet {
     const serverEnv = kind === 'ours' ? await oursEnv(base, this.#options.oursNodeOptions) : peerEnv(base)
     const logDir = this.#options.logDir
     const stdout = kind === 'ours' && logDir !== undefined ? join(logDir, `${id}.log`) : undefined
-    const server = await this.#spawn(id, SERVERS[kind], port, serverEnv, this.#options.pinning?.servers, stdout)
+    const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : undefined
+    const server = await this.#spawn(id, SERVERS[kind], port, serverEnv, this.#options.pinning?.servers, stdout, nodeArgs)
     this.#add({
       id,
       label: LABELS[kind],

@@ -29,6 +29,8 @@ export interface ChildSpec {
   name: string
   /** A script run by this same Node binary. */
   script: string
+  /** Node options before the script, for flags NODE_OPTIONS does not accept. */
+  nodeArgs?: string[]
   env: Record<string, string>
   cwd: string
   /** The port the child was told to listen on; start() waits until it accepts. */
@@ -83,9 +85,8 @@ function accepts (port: number): Promise<boolean> {
 }
 
 export async function start (spec: ChildSpec): Promise<Child> {
-  const command = spec.cpu === undefined
-    ? [process.execPath, spec.script]
-    : ['taskset', '-c', String(spec.cpu), process.execPath, spec.script]
+  const node = [process.execPath, ...spec.nodeArgs ?? [], spec.script]
+  const command = spec.cpu === undefined ? node : ['taskset', '-c', String(spec.cpu), ...node]
   // By default stdout is /dev/null: the servers' logs are written for real but never kept.
   const out = spec.stdout === undefined ? 'ignore' : openSync(spec.stdout, 'a')
   const child = spawn(command[0]!, command.slice(1), {

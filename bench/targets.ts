@@ -6,6 +6,8 @@ import { freePort } from './processes.ts'
 import type { Child } from './processes.ts'
 import type { UpstreamControl } from './upstream-stats.ts'
 
+export { PRODUCTION_NODE_ARGS } from './production.ts'
+
 const script = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 export const SIMULATOR = script('../simulator/main.ts')
 export const SERVERS = {
@@ -42,7 +44,10 @@ export const LABELS: Record<ServerKind | 'direct', string> = {
   ours: 'hottask-proxy'
 }
 
-/** Our proxy in production shape; variables it does not know are ignored by it. */
+/**
+ * Our proxy in production shape; variables it does not know are ignored by it. Run it
+ * with PRODUCTION_NODE_ARGS; `nodeOptions` (NODE_OPTIONS) is for profiling flags.
+ */
 export async function oursEnv (extra: Record<string, string>, nodeOptions?: string): Promise<Record<string, string>> {
   return {
     NODE_ENV: 'production',
@@ -52,8 +57,7 @@ export async function oursEnv (extra: Record<string, string>, nodeOptions?: stri
     RATE_LIMIT_WINDOW_MS: '60000',
     CORS_ORIGINS: ALLOWED_ORIGIN,
     METRICS_PORT: String(await freePort()),
-    // The production image's NODE_OPTIONS (Dockerfile), unless a run overrides it.
-    NODE_OPTIONS: nodeOptions ?? '--max-semi-space-size=8',
+    ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
     ...extra
   }
 }

@@ -178,7 +178,7 @@ config () { node -p "JSON.stringify(require(process.argv[1]).Docker.config.$1)" 
 USER_SPEC=$(config User | tr -d '"')
 CMD_JSON=$(config Cmd)
 [[ $USER_SPEC == 1000:1000 ]] || fail "image USER is '$USER_SPEC', expected 1000:1000"
-[[ $CMD_JSON == '["node","src/server.ts"]' ]] || fail "image CMD is $CMD_JSON"
+[[ $CMD_JSON == '["node","--max-semi-space-size=8","--heap-growing-percent=25","src/server.ts"]' ]] || fail "image CMD is $CMD_JSON"
 [[ $(config Healthcheck.Test) == '["CMD","node","scripts/healthcheck.ts"]' ]] || fail "image HEALTHCHECK $(config Healthcheck)"
 [[ $(config StopSignal) == '"SIGTERM"' ]] || fail "image STOPSIGNAL $(config StopSignal)"
 [[ $(config Entrypoint) =~ ^(null|undefined|\[\])$ ]] || fail "image ENTRYPOINT $(config Entrypoint)"

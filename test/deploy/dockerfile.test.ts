@@ -3,6 +3,8 @@
 // that count. scripts/container-test.sh proves the same image by building and running it.
 import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'tap'
+import packageJson from '../../package.json' with { type: 'json' }
+import { PRODUCTION_NODE_ARGS } from '../../bench/production.ts'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
@@ -70,11 +72,16 @@ test('the final stage ships the service: non-root, exec-form node src/server.ts'
   t.ok(user, 'USER is set')
   t.notMatch(user!, /^(root|0)(:|$)/, 'USER is not root')
   t.equal(all(final, 'ENTRYPOINT').length, 0, 'no ENTRYPOINT wraps the command')
-  t.same(JSON.parse(last(final, 'CMD')!), ['node', 'src/server.ts'], 'exec-form CMD, so SIGTERM reaches node')
+  t.same(JSON.parse(last(final, 'CMD')!), ['node', ...PRODUCTION_NODE_ARGS, 'src/server.ts'], 'exec-form CMD, so SIGTERM reaches node')
   t.equal(last(final, 'STOPSIGNAL'), 'SIGTERM')
   t.same(all(final, 'EXPOSE'), ['3000'])
   const env = Object.assign({}, ...all(final, 'ENV').map(envPairs)) as Record<string, string>
   t.equal(env.NODE_ENV, 'production')
+})
+
+test('npm start and the benchmark run node with the image\'s flags', async (t) => {
+  t.equal(packageJson.scripts.start, `node ${PRODUCTION_NODE_ARGS.join(' ')} src/server.ts`)
+  t.ok(PRODUCTION_NODE_ARGS.every((flag) => flag.startsWith('--')))
 })
 
 test('the HEALTHCHECK runs the Node script, no curl or wget', async (t) => {
