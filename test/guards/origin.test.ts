@@ -100,6 +100,8 @@ test('API security headers on every response', async (t) => {
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.equal(res.headers['referrer-policy'], 'no-referrer')
     t.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'")
+    t.equal(res.headers['cross-origin-resource-policy'], 'same-origin')
+    t.match(res.headers['strict-transport-security'], /^max-age=\d+/)
     t.notOk(res.headers['x-powered-by'])
   }
 })
