@@ -100,7 +100,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } }
   })
   app.decorateRequest('clientName', null)
-  app.decorateRequest('createdSession', null)
+  app.decorateRequest('outcome', null)
 
   const metrics = deps.metrics ?? createMetrics()
   // Before any route, so every route is known to the request metrics.
@@ -148,10 +148,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       metrics.recordStoreError('rate_limit')
       app.log.warn({ code: (error as { code?: string }).code, err: error.message }, 'rate-limit store failed')
     },
-    onLimited: (request) => {
-      metrics.recordRateLimited()
-      request.log.info({ client: request.clientName ?? request.ip }, 'rate limited')
-    }
+    // Logged by the completion line (code RATE_LIMITED), like every refusal.
+    onLimited: () => { metrics.recordRateLimited() }
   })
   app.addSchema(PROBLEM_SCHEMA)
   await registerOpenApi(app, { version: VERSION, sessionBodyOptional: config.defaultSerialNumber !== undefined })

@@ -32,7 +32,8 @@ function logError (request: FastifyRequest, problem: ProblemError, error: Fastif
   } else if (problem instanceof UpstreamError) {
     request.log.warn({ code: problem.code, upstream: problem.facts }, 'upstream call failed')
   } else {
-    request.log.info({ code: problem.code, detail: problem.detail }, 'request refused')
+    // A refusal: the completion line says which (request-log.ts), no line of its own.
+    request.outcome = { code: problem.code, detail: problem.detail }
   }
 }
 

@@ -47,7 +47,12 @@ export class ProblemError extends Error {
 
   constructor (code: ErrorCode, detail?: string, headers?: Record<string, string>) {
     const entry = ERRORS[code]
+    // An answer, not a bug: no stack trace to capture (the costliest part of an Error,
+    // on paths such as 403 and 429 that must stay cheap). Unexpected errors keep theirs.
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(detail ?? entry.detail)
+    Error.stackTraceLimit = limit
     this.name = 'ProblemError'
     this.code = code
     this.status = entry.status

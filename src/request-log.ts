@@ -1,14 +1,24 @@
-// One log line per request instead of Fastify's two: the completion line carries the
-// request (method, url, client address), the status, the response time and, for a
-// created session, its id and attempt count. Half the log volume, with nothing lost.
+// One log line per request instead of Fastify's two (or four, for a refusal): the
+// completion line carries the request (method, url, client address), the status, the
+// response time and the outcome — a created session's id and attempt count, or a
+// refusal's code and detail. Lines of their own are kept for what operators must act
+// on: upstream failures and internal errors.
 import { LogController } from 'fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { CreatedSession } from './upstream/session-service.ts'
+
+/** What a request ended with, for its completion line; set by whoever knows. */
+export interface RequestOutcome {
+  /** POST /sessions: the session the upstream created (not on a replay), and the attempts it took. */
+  sessionId?: string
+  attempts?: number
+  /** A refusal (4xx): its contract code and detail. */
+  code?: string
+  detail?: string
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by POST /sessions once the upstream created a session (not on a replay). */
-    createdSession: CreatedSession | null
+    outcome: RequestOutcome | null
   }
 }
 
@@ -24,14 +34,15 @@ export class RequestLog extends LogController {
     if (error) {
       request.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
     } else {
-      // A created session's id and attempt count ride on this line instead of a line of their own.
-      const session = request.createdSession
+      const outcome = request.outcome
       request.log.info({
         req: request,
         res: reply,
         responseTime: reply.elapsedTime,
-        sessionId: session?.sessionId,
-        attempts: session?.attempts
+        sessionId: outcome?.sessionId,
+        attempts: outcome?.attempts,
+        code: outcome?.code,
+        detail: outcome?.detail
       }, 'request completed')
     }
   }

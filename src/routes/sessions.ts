@@ -128,7 +128,7 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     const client = watchClient(reply)
     const create = async (signal: AbortSignal): Promise<string> => {
       const created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
-      request.createdSession = created
+      request.outcome = created
       return created.sessionId
     }
     const key = request.headers['idempotency-key']

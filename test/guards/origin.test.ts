@@ -105,3 +105,17 @@ test('API security headers on every response', async (t) => {
     t.notOk(res.headers['x-powered-by'])
   }
 })
+
+test('a refusal is one log line: the completion line names the code', async (t) => {
+  const { app, logs } = await setup(t, { CORS_ORIGINS: SHOP, RATE_LIMIT_MAX: '1' })
+  const refused = await postSession(app, { serialNumber: 'abc' }, { origin: 'https://evil.example' })
+  t.equal(refused.statusCode, 403)
+  await postSession(app, { serialNumber: 'abc' }, { origin: SHOP })
+  const limited = await postSession(app, { serialNumber: 'abc' }, { origin: SHOP })
+  t.equal(limited.statusCode, 429)
+  for (const [res, code] of [[refused, 'ORIGIN_NOT_ALLOWED'], [limited, 'RATE_LIMITED']] as const) {
+    const lines = logs.entries.filter((e) => e.requestId === res.headers['x-request-id'])
+    t.same(lines.map((e) => [e.msg, e.code]), [['request completed', code]], code)
+    t.equal(lines[0]?.detail, res.json().detail)
+  }
+})
