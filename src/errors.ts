@@ -1,6 +1,7 @@
 // Every error the contract knows, in one registry: its HTTP status, its title, and
 // the generic detail used when nothing more specific may be told to the caller.
 // The README's error table is checked against this registry by a test.
+import { StacklessError } from './stackless-error.ts'
 
 // A URN, not a URL: it names the problem stably without pointing at a host we do not own.
 export const PROBLEM_TYPE_BASE = 'urn:hottask-proxy:problem:'
@@ -39,7 +40,8 @@ export function problemType (code: ErrorCode): string {
 }
 
 /** An error that the error handler renders as RFC 9457 problem details. */
-export class ProblemError extends Error {
+/** An answer of the contract; stackless, like every expected outcome. */
+export class ProblemError extends StacklessError {
   readonly code: ErrorCode
   readonly status: number
   readonly detail: string
@@ -47,12 +49,7 @@ export class ProblemError extends Error {
 
   constructor (code: ErrorCode, detail?: string, headers?: Record<string, string>) {
     const entry = ERRORS[code]
-    // An answer, not a bug: no stack trace to capture (the costliest part of an Error,
-    // on paths such as 403 and 429 that must stay cheap). Unexpected errors keep theirs.
-    const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
     super(detail ?? entry.detail)
-    Error.stackTraceLimit = limit
     this.name = 'ProblemError'
     this.code = code
     this.status = entry.status

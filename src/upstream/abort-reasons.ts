@@ -1,7 +1,8 @@
 // Why an upstream exchange was aborted: our deadline, or the client going away. The
 // reason travels as the AbortSignal's reason, so whoever catches the abort can tell.
+import { StacklessError } from '../stackless-error.ts'
 
-export class DeadlineExceeded extends Error {
+export class DeadlineExceeded extends StacklessError {
   readonly code = 'DEADLINE_EXCEEDED'
   constructor () {
     super('the upstream deadline passed')
@@ -9,7 +10,7 @@ export class DeadlineExceeded extends Error {
   }
 }
 
-export class ClientGoneError extends Error {
+export class ClientGoneError extends StacklessError {
   readonly code = 'CLIENT_GONE'
   constructor () {
     super('the client went away before the upstream answered')

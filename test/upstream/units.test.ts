@@ -3,6 +3,8 @@ import { SecretScrubber } from '../../src/secrets.ts'
 import { asEnvelope, isConsistent, parseJson, sessionIdOf } from '../../src/upstream/envelope.ts'
 import { safeMessage } from '../../src/upstream/message.ts'
 import { parseRetryAfter } from '../../src/upstream/retry-after.ts'
+import { ProblemError } from '../../src/errors.ts'
+import { ClientGoneError, DeadlineExceeded } from '../../src/upstream/abort-reasons.ts'
 import { classifyFailure } from '../../src/upstream/classify.ts'
 
 test('Retry-After: seconds, HTTP dates, garbage', async (t) => {
@@ -59,4 +61,14 @@ test('transport failures: timeouts, never-sent, and bugs', async (t) => {
   t.equal(reset.facts.notSent, false, 'a reset may come after the request was sent')
   t.equal(classifyFailure(Object.assign(new Error('x'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }), false).facts.notSent, true)
   t.throws(() => classifyFailure(new TypeError('bug'), false), TypeError)
+})
+
+test('expected outcomes capture no stack trace; the global limit is left as it was', async (t) => {
+  const limit = Error.stackTraceLimit
+  for (const error of [new ProblemError('RATE_LIMITED'), new ClientGoneError(), new DeadlineExceeded()]) {
+    t.notMatch(error.stack ?? '', /\n\s+at /, error.name)
+    t.ok(error instanceof Error)
+  }
+  t.equal(Error.stackTraceLimit, limit)
+  t.match(new Error('bug').stack, /\n\s+at /, 'ordinary errors keep theirs')
 })
