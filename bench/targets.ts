@@ -6,6 +6,8 @@ import { freePort } from './processes.ts'
 import type { Child } from './processes.ts'
 import type { UpstreamControl } from './upstream-stats.ts'
 
+import { PRODUCTION_ENV } from './production.ts'
+
 export { PRODUCTION_NODE_ARGS } from './production.ts'
 
 const script = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
@@ -50,6 +52,7 @@ export const LABELS: Record<ServerKind | 'direct', string> = {
  */
 export async function oursEnv (extra: Record<string, string>, nodeOptions?: string): Promise<Record<string, string>> {
   return {
+    ...PRODUCTION_ENV,
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
     UPSTREAM_TIMEOUT_MS: '10000',

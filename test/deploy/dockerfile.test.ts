@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'tap'
 import packageJson from '../../package.json' with { type: 'json' }
-import { PRODUCTION_NODE_ARGS } from '../../bench/production.ts'
+import { PRODUCTION_ENV, PRODUCTION_NODE_ARGS } from '../../bench/production.ts'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
@@ -77,6 +77,7 @@ test('the final stage ships the service: non-root, exec-form node src/server.ts'
   t.same(all(final, 'EXPOSE'), ['3000'])
   const env = Object.assign({}, ...all(final, 'ENV').map(envPairs)) as Record<string, string>
   t.equal(env.NODE_ENV, 'production')
+  for (const [name, value] of Object.entries(PRODUCTION_ENV)) t.equal(env[name], value, `${name}, as the benchmark runs it`)
 })
 
 test('npm start and the benchmark run node with the image\'s flags', async (t) => {
