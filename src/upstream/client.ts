@@ -55,8 +55,8 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
   // Built once: only the key, the request id and the body change per request.
   const fixedHeaders = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': userAgent }
 
-  async function send (request: AttemptRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
-    return await exchange(dispatcher, {
+  function send (request: AttemptRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+    return exchange(dispatcher, {
       origin: baseUrl,
       path: SESSION_PATH,
       headers: { authorization: request.key, ...fixedHeaders, 'x-request-id': request.requestId },

@@ -71,18 +71,26 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
     return undefined
   }
 
-  async function admit (signal: AbortSignal, probe: boolean): Promise<() => void> {
+  /** A free slot is taken at once; only a queued request waits (and costs a promise). */
+  function admit (signal: AbortSignal, probe: boolean): (() => void) | Promise<() => void> {
+    let slot: ReturnType<ConcurrencyLimiter['acquire']>
     try {
-      return await limiter.acquire(signal)
+      slot = limiter.acquire(signal)
     } catch (error) {
-      circuit.record('abandoned', probe)
-      if (signal.reason instanceof DeadlineExceeded) {
-        observer.overloaded('queue_timeout')
-        throw overloaded()
-      }
-      if (!signal.aborted) observer.overloaded('queue_full')
-      throw signal.aborted ? new ClientGoneError() : error
+      return refused(error, signal, probe)
     }
+    return typeof slot === 'function' ? slot : slot.catch((error: unknown) => refused(error, signal, probe))
+  }
+
+  /** Why a request got no slot: its deadline passed in the queue, its client left, or the queue was full. */
+  function refused (error: unknown, signal: AbortSignal, probe: boolean): never {
+    circuit.record('abandoned', probe)
+    if (signal.reason instanceof DeadlineExceeded) {
+      observer.overloaded('queue_timeout')
+      throw overloaded()
+    }
+    if (!signal.aborted) observer.overloaded('queue_full')
+    throw signal.aborted ? new ClientGoneError() : error
   }
 
   async function attempts (request: SessionRequest, signal: AbortSignal, deadlineAt: number, firstProbe: boolean): Promise<CreatedSession> {
@@ -157,7 +165,8 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
     let release: (() => void) | undefined
     try {
       if (request.clientSignal.aborted) onGone()
-      release = await admit(controller.signal, probe)
+      const slot = admit(controller.signal, probe)
+      release = typeof slot === 'function' ? slot : await slot
       budget.recordRequest()
       return await attempts(request, controller.signal, deadlineAt, probe)
     } finally {
