@@ -6,7 +6,10 @@
 // flame graph (Chrome DevTools → Performance, or speedscope).
 //
 // Env: PROFILE_TARGET (ours), DURATION seconds of load (10), WARMUP seconds (2),
-// PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON.
+// PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON,
+// PROFILE_CONNECTIONS (50), PROFILE_DELAY_MS the upstream's delay (0), PROFILE_ORIGIN
+// the Origin sent (the allowed one), PROFILE_SCRIPT another checkout's server script. E.g. the 429 path:
+// PROFILE_ENV='{"RATE_LIMIT_MAX":"1","RATE_LIMIT_WINDOW_MS":"3600000"}'.
 import { mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { runLoad } from './load.ts'
@@ -43,15 +46,19 @@ async function main (): Promise<void> {
     cwd: dir,
     port: simPort,
     cpu: pinned ? 0 : undefined,
-    env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: '0' }
+    env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(process.env.PROFILE_DELAY_MS ?? 0) }
   })
   const port = await freePort()
   const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_API_KEY: SIM_KEY, ...extra }
   const profiling = `--cpu-prof --cpu-prof-dir=${dir}`
   const env = kind === 'ours' ? await oursEnv(base, profiling) : { ...peerEnv(base), NODE_OPTIONS: profiling }
   const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : []
-  const server = await start({ name: kind, script: SERVERS[kind], nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })
-  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin: ALLOWED_ORIGIN }, body: BODY, connections: THROUGHPUT_CONNECTIONS, rampS: 0 }
+  // PROFILE_SCRIPT: the same kind of server from another checkout, to compare versions.
+  const script = process.env.PROFILE_SCRIPT ?? SERVERS[kind]
+  const server = await start({ name: kind, script, nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })
+  const origin = process.env.PROFILE_ORIGIN ?? ALLOWED_ORIGIN
+  const connections = number('PROFILE_CONNECTIONS', THROUGHPUT_CONNECTIONS)
+  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin }, body: BODY, connections, rampS: 0 }
   let requests = 0
   try {
     const warm = await runLoad({ ...load, durationS: warmupS })
