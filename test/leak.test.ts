@@ -26,6 +26,12 @@ test('the key appears in no log line at trace level and in no response', async (
     const res = await postSession(app, body, { ...headers, 'content-type': type! })
     responses.push(res.body, JSON.stringify(res.headers))
   }
+  // Refusals log their code and detail on the completion line: nothing of the caller's credentials.
+  for (const origin of ['https://elsewhere.example', 'null']) {
+    const res = await postSession(app, { serialNumber: 'abc' }, { ...headers, origin })
+    t.equal(res.statusCode, 403)
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
   const echoed = await postSession(app, { serialNumber: 'sim-echo-key' })
   t.match(echoed.json().detail, /for key \[REDACTED\] second line/, 'the echoed key is scrubbed by value')
 
