@@ -16,7 +16,8 @@ export class OptionsError extends Error {
   }
 }
 
-function positive (env: Record<string, string | undefined>, name: string, fallback: number, integer: boolean): number {
+/** A positive number (integer if asked) from `env[name]`, or `fallback` when unset. */
+export function positive (env: Record<string, string | undefined>, name: string, fallback: number, integer: boolean): number {
   const text = env[name]
   if (text === undefined || text === '') return fallback
   const value = Number(text)

@@ -13,6 +13,7 @@
 import { mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { runLoad } from './load.ts'
+import { positive } from './options.ts'
 import { canPin, freePort, pinSelf, start } from './processes.ts'
 import { cpus } from 'node:os'
 import { summariseProfile } from './profile-report.ts'
@@ -22,11 +23,7 @@ import { THROUGHPUT_CONNECTIONS } from './scenarios.ts'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 
-function number (name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback)
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}: expected a positive number`)
-  return value
-}
+const number = (name: string, fallback: number): number => positive(process.env, name, fallback, false)
 
 async function main (): Promise<void> {
   const kind = (process.env.PROFILE_TARGET ?? 'ours') as ServerKind
