@@ -1,7 +1,7 @@
 // Builds the Fastify app from a typed Config and injected dependencies. Never listens:
 // src/server.ts owns the process; tests build their own app.
 import Fastify from 'fastify'
-import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -12,7 +12,7 @@ import { clientTokenGuard } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
 import { jsonBodyParser } from './json-body.ts'
-import { loggerOptions } from './logger.ts'
+import { createLogger } from './logger.ts'
 import { PROBLEM_SCHEMA } from './problem-schema.ts'
 import { registerCors } from './plugins/cors.ts'
 import { registerOpenApi } from './plugins/openapi.ts'
@@ -82,11 +82,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   for (const secret of secretsOf(config)) scrubber.add(secret)
   const readiness = deps.readiness ?? new Readiness()
 
+  const log = createLogger(config.logLevel, scrubber, deps.logStream)
   const app = Fastify({
-    logger: loggerOptions(config.logLevel, scrubber, deps.logStream),
+    loggerInstance: log.logger as FastifyBaseLogger,
     genReqId: requestIdOf,
     requestIdHeader: false,
-    logController: new RequestLog(),
+    logController: new RequestLog(log),
     bodyLimit: config.bodyLimitBytes,
     // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
     // Node checks these limits every connectionsCheckingInterval (30 s by default): 1 s here.

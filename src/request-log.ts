@@ -5,6 +5,8 @@
 // on: upstream failures and internal errors.
 import { LogController } from 'fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { completionLine } from './completion-line.ts'
+import type { AppLogger } from './logger.ts'
 
 /** What a request ended with, for its completion line; set by whoever knows. */
 export interface RequestOutcome {
@@ -23,27 +25,42 @@ declare module 'fastify' {
 }
 
 export class RequestLog extends LogController {
-  constructor () {
+  readonly #logger: AppLogger['logger']
+  readonly #writeLine: AppLogger['writeLine']
+  readonly #bindings: string
+
+  constructor (log: AppLogger) {
     super({ requestIdLogLabel: 'requestId' })
+    this.#logger = log.logger
+    this.#writeLine = log.writeLine
+    this.#bindings = log.bindings
   }
 
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    // request.log, not reply.log: a client token's guard names the client on request.log.
     if (error) {
       request.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
-    } else {
-      const outcome = request.outcome
-      request.log.info({
-        req: request,
-        res: reply,
-        responseTime: reply.elapsedTime,
-        sessionId: outcome?.sessionId,
-        attempts: outcome?.attempts,
-        code: outcome?.code,
-        detail: outcome?.detail
-      }, 'request completed')
+      return
     }
+    if (!this.#logger.isLevelEnabled('info')) return
+    const outcome = request.outcome
+    this.#writeLine(completionLine({
+      bindings: this.#bindings,
+      time: Date.now(),
+      requestId: request.id,
+      client: request.clientName,
+      method: request.method,
+      url: request.url,
+      host: request.host,
+      remoteAddress: request.ip,
+      remotePort: request.socket.remotePort,
+      statusCode: reply.statusCode,
+      responseTime: reply.elapsedTime,
+      sessionId: outcome?.sessionId,
+      attempts: outcome?.attempts,
+      code: outcome?.code,
+      detail: outcome?.detail
+    }))
   }
 }

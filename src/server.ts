@@ -7,6 +7,7 @@ import { parseEnv } from 'node:util'
 import pino from 'pino'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { LogBatch } from './log-batch.ts'
 import { startMetricsServer } from './metrics-server.ts'
 import { createMetrics } from './metrics.ts'
 import { Readiness } from './readiness.ts'
@@ -33,15 +34,16 @@ async function main (): Promise<void> {
 
   const readiness = new Readiness()
   const metrics = createMetrics()
-  // Asynchronous, buffered writes: lines go out 4 KiB at a time (about a dozen requests)
+  // Asynchronous writes of batched lines: 4 KiB at a time (about a dozen requests)
   // instead of one write per line, and at least every LOG_FLUSH_MS when traffic is light.
-  const logs = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS })
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 0 })
+  const logs = new LogBatch(stdout, { bytes: LOG_BUFFER_BYTES, flushMs: LOG_FLUSH_MS })
   const exit = (code: number): never => {
     // Flushing to a stdout nobody reads any more (EPIPE) must not keep the process alive.
     try { logs.flushSync() } catch {}
     process.exit(code)
   }
-  logs.on('error', () => {})
+  stdout.on('error', () => {})
   const app = await buildApp(config, { readiness, metrics, watchKeyFiles: true, logStream: logs })
   // With METRICS_PORT, /metrics lives only there, opened before the main port.
   const metricsServer = config.metrics === undefined

@@ -1,0 +1,46 @@
+// The one line every request logs, built by hand in exactly the shape pino would write
+// for `request.log.info({ req, res, responseTime, ...outcome }, 'request completed')`.
+// pino's generic path (a serializer and JSON.stringify per nested object, asString per
+// value, the redaction check per key) cost about 25 000 instructions per request, a
+// tenth of a refused request's whole cost; this costs a fifth of that. A test builds
+// the same line through pino and requires the two to be equal.
+import pino from 'pino'
+
+const INFO = pino.levels.values.info!
+const MESSAGE = '"msg":"request completed"}\n'
+
+export interface CompletionFields {
+  /** The logger's own bindings as pino writes them, e.g. `,"pid":1,"hostname":"h"` (or ''). */
+  bindings: string
+  time: number
+  requestId: string
+  client: string | null
+  method: string
+  url: string
+  host: string | undefined
+  remoteAddress: string | undefined
+  remotePort: number | undefined
+  statusCode: number
+  responseTime: number
+  sessionId?: string
+  attempts?: number
+  code?: string
+  detail?: string
+}
+
+/** `,"name":value` for a value present, '' for one that is not (pino leaves those out). */
+const text = (name: string, value: string | undefined): string =>
+  value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`
+const number = (name: string, value: number | undefined): string =>
+  value === undefined ? '' : `,"${name}":${Number.isFinite(value) ? value : 'null'}`
+
+export function completionLine (f: CompletionFields): string {
+  // pino writes the first request field without a leading comma after `"req":{`.
+  const req = `{"method":${JSON.stringify(f.method)},"url":${JSON.stringify(f.url)}` +
+    text('host', f.host) + text('remoteAddress', f.remoteAddress) + number('remotePort', f.remotePort) + '}'
+  return `{"level":${INFO},"time":${f.time}${f.bindings}` +
+    text('requestId', f.requestId) + (f.client === null ? '' : text('client', f.client)) +
+    `,"req":${req},"res":{"statusCode":${f.statusCode}}` + number('responseTime', f.responseTime) +
+    text('sessionId', f.sessionId) + number('attempts', f.attempts) + text('code', f.code) + text('detail', f.detail) +
+    ',' + MESSAGE
+}
