@@ -3,8 +3,10 @@
 // set, and anything else is counted as `other`, so no caller can grow the series count:
 // not a URL, a serialNumber, a token, a key or an unexpected error code.
 import { STATUS_CODES } from 'node:http'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { ERRORS } from './errors.ts'
+import { LatencyHistogram } from './latency-histogram.ts'
+import type { Series } from './latency-histogram.ts'
 import { fingerprint } from './secrets.ts'
 import type { CircuitState } from './upstream/circuit-breaker.ts'
 import type { AttemptOutcome, OverloadReason, RetryReason } from './upstream/session-service.ts'
@@ -50,6 +52,9 @@ export interface UpstreamLoad {
 const STATUS_LABELS: string[] = []
 for (const code of Object.keys(STATUS_CODES)) STATUS_LABELS[Number(code)] = code
 
+/** Records one answered request of a route: its method, status and duration in milliseconds. */
+export type RequestRecorder = (method: string, statusCode: number, durationMs: number) => void
+
 const bounded = (allowed: ReadonlySet<string>, value: string): string => allowed.has(value) ? value : OTHER
 
 export class Metrics {
@@ -62,10 +67,12 @@ export class Metrics {
   readonly #overloadReasons = new Set<string>(OVERLOAD_REASONS)
 
   #load: UpstreamLoad | undefined
-  readonly #requests: Counter<'route' | 'method' | 'status_code'>
-  readonly #requestDuration: Histogram<'route' | 'method' | 'status_code'>
-  readonly #attempts: Counter<'outcome'>
-  readonly #attemptDuration: Histogram<'outcome'>
+  /** http_requests_total and http_request_duration_seconds. */
+  readonly #requests: LatencyHistogram
+  readonly #recorders = new Map<string, RequestRecorder>()
+  /** upstream_attempts_total and upstream_attempt_duration_seconds. */
+  readonly #attempts: LatencyHistogram
+  readonly #attemptSeries = new Map<string, Series>()
   readonly #retries: Counter<'reason'>
   readonly #circuit: Gauge<'state'>
   readonly #rateLimited: Counter
@@ -80,13 +87,15 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX })
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
       new Counter<L>({ name: PREFIX + name, help, labelNames, registers })
-    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
-      new Histogram<L>({ name: PREFIX + name, help, labelNames, buckets, registers })
 
-    this.#requests = counter('http_requests_total', 'Requests answered, by route pattern, method and status.', ['route', 'method', 'status_code'])
-    this.#requestDuration = histogram('http_request_duration_seconds', 'Time from request received to response sent.', ['route', 'method', 'status_code'], REQUEST_BUCKETS)
-    this.#attempts = counter('upstream_attempts_total', 'Upstream attempts (each retry is one), by outcome: success or the error code.', ['outcome'])
-    this.#attemptDuration = histogram('upstream_attempt_duration_seconds', 'Duration of one upstream attempt, by outcome.', ['outcome'], UPSTREAM_BUCKETS)
+    this.#requests = new LatencyHistogram(this.registry,
+      { name: PREFIX + 'http_request_duration_seconds', help: 'Time from request received to response sent.' },
+      { name: PREFIX + 'http_requests_total', help: 'Requests answered, by route pattern, method and status.' },
+      REQUEST_BUCKETS)
+    this.#attempts = new LatencyHistogram(this.registry,
+      { name: PREFIX + 'upstream_attempt_duration_seconds', help: 'Duration of one upstream attempt, by outcome.' },
+      { name: PREFIX + 'upstream_attempts_total', help: 'Upstream attempts (each retry is one), by outcome: success or the error code.' },
+      UPSTREAM_BUCKETS)
     this.#retries = counter('upstream_retries_total', 'Upstream retries started, by reason.', ['reason'])
     this.#circuit = new Gauge({ name: PREFIX + 'circuit_state', help: 'Circuit breaker state: 1 for the current state, 0 for the others.', labelNames: ['state'], registers })
     this.#rateLimited = counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED.')
@@ -103,7 +112,7 @@ export class Metrics {
     load('upstream_queue_length', 'Requests waiting for an upstream concurrency slot.', (source) => source.queued)
 
     // Fixed sets start at zero, so rate() and absent() see every series from the first scrape.
-    for (const outcome of this.#outcomes) this.#attempts.inc({ outcome }, 0)
+    for (const outcome of this.#outcomes) this.#attemptSeriesOf(outcome)
     for (const reason of RETRY_REASONS) this.#retries.inc({ reason }, 0)
     for (const store of STORES) this.#storeErrors.inc({ store }, 0)
     for (const reason of OVERLOAD_REASONS) this.#overload.inc({ reason }, 0)
@@ -115,20 +124,55 @@ export class Metrics {
     if (this.#routes.size < MAX_ROUTES + 1) this.#routes.add(url)
   }
 
-  recordRequest (route: string | undefined, method: string, statusCode: number, durationMs: number): void {
-    const labels = {
-      route: route === undefined ? NOT_FOUND_ROUTE : bounded(this.#routes, route),
-      method: bounded(this.#methods, method),
-      status_code: STATUS_LABELS[statusCode] ?? OTHER
+  /**
+   * Records the requests of one route pattern (undefined: no route matched). A route's
+   * hook holds its recorder, so only the method and status are looked up per request.
+   */
+  requestRecorder (route: string | undefined): RequestRecorder {
+    const label = route === undefined ? NOT_FOUND_ROUTE : bounded(this.#routes, route)
+    let recorder = this.#recorders.get(label)
+    if (recorder === undefined) {
+      recorder = this.#newRecorder(label)
+      this.#recorders.set(label, recorder)
     }
-    this.#requests.inc(labels)
-    this.#requestDuration.observe(labels, durationMs / 1000)
+    return recorder
+  }
+
+  recordRequest (route: string | undefined, method: string, statusCode: number, durationMs: number): void {
+    this.requestRecorder(route)(method, statusCode, durationMs)
+  }
+
+  #newRecorder (route: string): RequestRecorder {
+    const byMethod = new Map<string, Map<string, Series>>()
+    return (method, statusCode, durationMs) => {
+      const methodLabel = bounded(this.#methods, method)
+      const statusLabel = STATUS_LABELS[statusCode] ?? OTHER
+      let byStatus = byMethod.get(methodLabel)
+      if (byStatus === undefined) {
+        byStatus = new Map()
+        byMethod.set(methodLabel, byStatus)
+      }
+      let series = byStatus.get(statusLabel)
+      if (series === undefined) {
+        series = this.#requests.series({ route, method: methodLabel, status_code: statusLabel })
+        byStatus.set(statusLabel, series)
+      }
+      series.observe(durationMs / 1000)
+    }
   }
 
   recordUpstreamAttempt (outcome: UpstreamOutcome, durationMs: number): void {
-    const labels = { outcome: bounded(this.#outcomes, outcome) }
-    this.#attempts.inc(labels)
-    this.#attemptDuration.observe(labels, durationMs / 1000)
+    this.#attemptSeriesOf(outcome).observe(durationMs / 1000)
+  }
+
+  #attemptSeriesOf (outcome: string): Series {
+    const label = bounded(this.#outcomes, outcome)
+    let series = this.#attemptSeries.get(label)
+    if (series === undefined) {
+      series = this.#attempts.series({ outcome: label })
+      this.#attemptSeries.set(label, series)
+    }
+    return series
   }
 
   recordRetry (reason: RetryReason): void { this.#retries.inc({ reason: bounded(this.#retryReasons, reason) }) }

@@ -24,20 +24,21 @@ export const METRICS_SCHEMA = {
 
 /** Registers the hook and route on `app` itself; call it before any route is added. */
 export function registerMetrics (app: FastifyInstance, metrics: Metrics, options: MetricsPluginOptions): void {
-  // Each route records through its own hook, which knows its pattern: reading
-  // request.routeOptions builds a fresh object on every request.
+  // Each route records through its own hook, which holds its pattern's recorder:
+  // reading request.routeOptions builds a fresh object on every request.
   app.addHook('onRoute', (route) => {
     metrics.allowRoute(route.url)
-    const url = route.url
+    const recordRequest = metrics.requestRecorder(route.url)
     const record: onResponseHookHandler = (request: FastifyRequest, reply: FastifyReply, done) => {
-      metrics.recordRequest(url, request.method, reply.statusCode, reply.elapsedTime)
+      recordRequest(request.method, reply.statusCode, reply.elapsedTime)
       done()
     }
     route.onResponse = [route.onResponse ?? []].flat().concat(record)
   })
   // The not-found handler is no route: its answers are recorded as not_found.
+  const recordUnrouted = metrics.requestRecorder(undefined)
   const recordNotFound: onResponseHookHandler = (request: FastifyRequest, reply: FastifyReply, done) => {
-    if (request.is404) metrics.recordRequest(undefined, request.method, reply.statusCode, reply.elapsedTime)
+    if (request.is404) recordUnrouted(request.method, reply.statusCode, reply.elapsedTime)
     done()
   }
   app.addHook('onResponse', recordNotFound)
