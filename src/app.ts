@@ -144,6 +144,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await registerCors(app, config.cors.origins, config.cors.maxAgeSeconds)
   await registerRateLimit(app, {
     limits: config.rateLimit,
+    namedClients: config.clientTokens.length > 0,
     redis,
     onStoreFailure: (error) => {
       metrics.recordStoreError('rate_limit')

@@ -28,15 +28,22 @@ export interface CompletionFields {
   detail?: string
 }
 
+/** Characters JSON.stringify would escape (a surrogate may be a valid pair: it decides). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** A JSON string; JSON.stringify only when something needs escaping (it rarely does). */
+const quote = (value: string): string => NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`
+
 /** `,"name":value` for a value present, '' for one that is not (pino leaves those out). */
 const text = (name: string, value: string | undefined): string =>
-  value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`
+  value === undefined ? '' : `,"${name}":${quote(value)}`
 const number = (name: string, value: number | undefined): string =>
   value === undefined ? '' : `,"${name}":${Number.isFinite(value) ? value : 'null'}`
 
 export function completionLine (f: CompletionFields): string {
   // pino writes the first request field without a leading comma after `"req":{`.
-  const req = `{"method":${JSON.stringify(f.method)},"url":${JSON.stringify(f.url)}` +
+  const req = `{"method":${quote(f.method)},"url":${quote(f.url)}` +
     text('host', f.host) + text('remoteAddress', f.remoteAddress) + number('remotePort', f.remotePort) + '}'
   return `{"level":${INFO},"time":${f.time}${f.bindings}` +
     text('requestId', f.requestId) + (f.client === null ? '' : text('client', f.client)) +

@@ -67,3 +67,12 @@ test('a logger without bindings gets no stray comma', async (t) => {
 test('a value that is not a finite number is written as null, as JSON.stringify would', async (t) => {
   t.equal((JSON.parse(completionLine({ ...BASE, bindings: '', time: 1, responseTime: NaN })) as { responseTime: unknown }).responseTime, null)
 })
+
+test('strings are escaped exactly as JSON.stringify escapes them', async (t) => {
+  const samples = ['plain', 'quote"', 'back\\slash', 'tab\t', 'nul\u0000', 'del\u007f', 'line\u2028sep', 'pair\ud83d\ude00', 'lone\ud83d', 'lone\ude00', 'é ü 中']
+  for (const url of samples) {
+    const line = completionLine({ ...BASE, bindings: '', time: 1, url })
+    t.equal((JSON.parse(line) as { req: { url: string } }).req.url, url, JSON.stringify(url))
+    t.ok(line.includes(`"url":${JSON.stringify(url)}`), `${JSON.stringify(url)} written as JSON.stringify writes it`)
+  }
+})

@@ -19,9 +19,10 @@ export async function registerCors (app: FastifyInstance, origins: string[], max
       : (origin: string | undefined, callback: (error: Error | null, allow: string | false) => void) => {
           callback(null, origin !== undefined && listed.has(origin) ? origin : false)
         },
-    methods: ['POST'],
-    allowedHeaders: ALLOWED_REQUEST_HEADERS,
-    exposedHeaders: EXPOSED_HEADERS,
+    // Strings, not arrays: the plugin joins an array on every request.
+    methods: 'POST',
+    allowedHeaders: ALLOWED_REQUEST_HEADERS.join(', '),
+    exposedHeaders: EXPOSED_HEADERS.join(', '),
     maxAge: maxAgeSeconds,
     credentials: false,
     strictPreflight: true

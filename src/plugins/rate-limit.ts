@@ -16,6 +16,8 @@ const clientKey = (request: FastifyRequest): string =>
 
 export interface RateLimitOptions {
   limits: Config['rateLimit']
+  /** Whether client tokens are configured (otherwise every caller is anonymous). */
+  namedClients: boolean
   redis: Redis | undefined
   onStoreFailure: StoreFailureListener
   onLimited: (request: FastifyRequest) => void
@@ -28,7 +30,8 @@ export async function registerRateLimit (app: FastifyInstance, options: RateLimi
     : undefined
   await app.register(rateLimit, {
     global: false,
-    max: (request: FastifyRequest) => request.clientName === null ? limits.max : limits.clientMax,
+    // A number when every caller is anonymous: the plugin awaits a function's answer.
+    max: options.namedClients ? (request: FastifyRequest) => request.clientName === null ? limits.max : limits.clientMax : limits.max,
     timeWindow: limits.windowMs,
     keyGenerator: clientKey,
     store: guardedStore({ redis, namespace: 'hottask-proxy:rate-limit:', onFailure: options.onStoreFailure, refusal: failure }),
