@@ -5,6 +5,7 @@
 // 500 are kept, so the client may retry a failure. The store is never a dependency:
 // when it fails, the request is served as if it had no key.
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { CancelSignal } from '../cancel.ts'
 import { ProblemError } from '../errors.ts'
 import type { ErrorCode } from '../errors.ts'
 import { created, refused, replay } from './answer.ts'
@@ -35,7 +36,7 @@ export interface IdempotentRequest {
   key: string
   serialNumber: string
   /** Aborts when this request's client goes away. */
-  clientSignal: AbortSignal
+  clientSignal: CancelSignal
   /** Bounds the wait for another replica's call. */
   deadlineSignal: AbortSignal
   /** Creates the session under `signal`, which aborts once every local client sharing it is gone. */
@@ -110,7 +111,7 @@ export class Idempotency {
     return this.#answer(await promise, true)
   }
 
-  #attach (flight: Flight, clientSignal: AbortSignal): void {
+  #attach (flight: Flight, clientSignal: CancelSignal): void {
     const leave = (): void => {
       flight.active--
       if (flight.active === 0) flight.controller.abort(clientSignal.reason)
@@ -120,7 +121,7 @@ export class Idempotency {
       leave()
       return
     }
-    clientSignal.addEventListener('abort', leave, { once: true })
+    clientSignal.addEventListener('abort', leave)
     flight.detachers.push(() => clientSignal.removeEventListener('abort', leave))
   }
 

@@ -2,6 +2,7 @@
 // limit (all before the body is read), body validation, chatbot allow-list — then a
 // session is created upstream with the server's key and answered 201.
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { CancelSignal } from '../cancel.ts'
 import { watchClient } from '../client-gone.ts'
 import { ERRORS, ProblemError } from '../errors.ts'
 import type { ErrorCode } from '../errors.ts'
@@ -126,7 +127,7 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     if (allowed !== undefined && !allowed.has(serialNumber)) throw new ProblemError('SERIAL_NUMBER_NOT_ALLOWED')
 
     const client = watchClient(reply)
-    const create = async (signal: AbortSignal): Promise<string> => {
+    const create = async (signal: CancelSignal): Promise<string> => {
       const created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
       request.outcome = created
       return created.sessionId

@@ -1,5 +1,6 @@
 // Why an upstream exchange was aborted: our deadline, or the client going away. The
-// reason travels as the AbortSignal's reason, so whoever catches the abort can tell.
+// reason travels as the signal's reason, so whoever catches the abort can tell.
+import type { CancelSignal } from '../cancel.ts'
 import { StacklessError } from '../stackless-error.ts'
 
 export class DeadlineExceeded extends StacklessError {
@@ -18,4 +19,4 @@ export class ClientGoneError extends StacklessError {
   }
 }
 
-export const isDeadline = (signal: AbortSignal): boolean => signal.aborted && signal.reason instanceof DeadlineExceeded
+export const isDeadline = (signal: CancelSignal): boolean => signal.aborted && signal.reason instanceof DeadlineExceeded

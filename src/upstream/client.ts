@@ -3,6 +3,7 @@
 // caller's (session-service.ts); routes never see undici.
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
+import type { CancelSignal } from '../cancel.ts'
 import type { SecretScrubber } from '../secrets.ts'
 import { ClientGoneError, isDeadline } from './abort-reasons.ts'
 import { classifyAnswer, classifyFailure } from './classify.ts'
@@ -36,14 +37,14 @@ export interface UpstreamClient {
    * digits; rejects with an UpstreamError (a deadline abort is UPSTREAM_TIMEOUT) or a
    * ClientGoneError when the signal's reason says the client left.
    */
-  attempt: (request: AttemptRequest, signal: AbortSignal) => Promise<string>
+  attempt: (request: AttemptRequest, signal: CancelSignal) => Promise<string>
   close: () => Promise<void>
 }
 
 export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
   const { baseUrl, timeoutMs, userAgent, scrubber } = options
   const owned = options.dispatcher === undefined
-  // undici's own timeouts fire late and are only a backstop; the AbortSignal is the deadline.
+  // undici's own timeouts fire late and are only a backstop; the signal is the deadline.
   const dispatcher = options.dispatcher ?? new Pool(baseUrl, {
     connections: options.connections,
     pipelining: 1,
@@ -55,7 +56,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
   // Built once: only the key, the request id and the body change per request.
   const fixedHeaders = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': userAgent }
 
-  function send (request: AttemptRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+  function send (request: AttemptRequest, signal: CancelSignal): Promise<UpstreamAnswer> {
     return exchange(dispatcher, {
       origin: baseUrl,
       path: SESSION_PATH,
@@ -65,7 +66,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     }, signal)
   }
 
-  async function attempt (request: AttemptRequest, signal: AbortSignal): Promise<string> {
+  async function attempt (request: AttemptRequest, signal: CancelSignal): Promise<string> {
     let answer: UpstreamAnswer
     try {
       answer = await send(request, signal)

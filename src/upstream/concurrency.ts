@@ -1,6 +1,7 @@
 // Bounded upstream work: at most `max` requests talk to the upstream at once, at most
 // `queueMax` wait for a slot, and a waiter leaves when its signal aborts (its deadline
 // or its client). Beyond the queue: 503 OVERLOADED, never unbounded memory.
+import type { CancelSignal } from '../cancel.ts'
 import { ProblemError } from '../errors.ts'
 
 export const OVERLOADED_RETRY_AFTER_SECONDS = 1
@@ -8,7 +9,7 @@ export const OVERLOADED_RETRY_AFTER_SECONDS = 1
 interface Waiter {
   resolve: () => void
   reject: (reason: unknown) => void
-  signal: AbortSignal
+  signal: CancelSignal
   onAbort: () => void
   done: boolean
 }
@@ -34,7 +35,7 @@ export class ConcurrencyLimiter {
   get queued (): number { return this.#queued }
 
   /** Resolves to the slot's release function; rejects with OVERLOADED or the signal's reason. */
-  acquire (signal: AbortSignal): Promise<() => void> | (() => void) {
+  acquire (signal: CancelSignal): Promise<() => void> | (() => void) {
     if (this.#active < this.#max) {
       this.#active++
       return this.#release
@@ -53,7 +54,7 @@ export class ConcurrencyLimiter {
         },
         done: false
       }
-      signal.addEventListener('abort', waiter.onAbort, { once: true })
+      signal.addEventListener('abort', waiter.onAbort)
       this.#waiters.push(waiter)
       this.#queued++
     })

@@ -4,6 +4,7 @@
 // (every answer is a small JSON envelope, read whole). Bodies past the byte limit are
 // refused unread: the connection is dropped, so a huge body costs no memory.
 import type { Dispatcher } from 'undici'
+import type { CancelSignal } from '../cancel.ts'
 import type { UpstreamAnswer } from './classify.ts'
 
 export interface ExchangeRequest {
@@ -26,7 +27,7 @@ class BodyTooLarge extends Error {
 const isRedirect = (status: number): boolean => status >= 300 && status < 400
 
 class ExchangeHandler implements Dispatcher.DispatchHandler {
-  readonly #signal: AbortSignal
+  readonly #signal: CancelSignal
   readonly #limit: number
   readonly #resolve: (answer: UpstreamAnswer) => void
   readonly #reject: (error: unknown) => void
@@ -37,12 +38,12 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = []
   #size = 0
 
-  constructor (signal: AbortSignal, limit: number, resolve: (answer: UpstreamAnswer) => void, reject: (error: unknown) => void) {
+  constructor (signal: CancelSignal, limit: number, resolve: (answer: UpstreamAnswer) => void, reject: (error: unknown) => void) {
     this.#signal = signal
     this.#limit = limit
     this.#resolve = resolve
     this.#reject = reject
-    signal.addEventListener('abort', this.#onAbort, { once: true })
+    signal.addEventListener('abort', this.#onAbort)
   }
 
   // Settles at once, even while the request still waits for a connection; undici is
@@ -108,7 +109,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
  * Sends one request on `dispatcher` and resolves to the whole answer, or rejects with
  * undici's error, or with `signal.reason` as soon as the signal aborts.
  */
-export function exchange (dispatcher: Dispatcher, request: ExchangeRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+export function exchange (dispatcher: Dispatcher, request: ExchangeRequest, signal: CancelSignal): Promise<UpstreamAnswer> {
   if (signal.aborted) return Promise.reject(signal.reason)
   return new Promise((resolve, reject) => {
     const handler = new ExchangeHandler(signal, request.maxBodyBytes, resolve, reject)

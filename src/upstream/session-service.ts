@@ -3,8 +3,9 @@
 // presence). A retry happens only when the upstream provably did not act on the POST
 // (connection never established, or 429/503 with a Retry-After that fits), within the
 // retry budget and the deadline. An auth failure is retried once with the next key.
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
+import { Cancel, sleep } from '../cancel.ts'
+import type { CancelSignal } from '../cancel.ts'
 import type { ErrorCode } from '../errors.ts'
 import type { KeyRing } from '../keys/key-ring.ts'
 import { fingerprint } from '../secrets.ts'
@@ -49,7 +50,7 @@ export interface SessionRequest {
   serialNumber: string
   requestId: string
   /** Aborts when the client goes away. */
-  clientSignal: AbortSignal
+  clientSignal: CancelSignal
   log: FastifyBaseLogger
 }
 
@@ -72,7 +73,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
   }
 
   /** A free slot is taken at once; only a queued request waits (and costs a promise). */
-  function admit (signal: AbortSignal, probe: boolean): (() => void) | Promise<() => void> {
+  function admit (signal: CancelSignal, probe: boolean): (() => void) | Promise<() => void> {
     let slot: ReturnType<ConcurrencyLimiter['acquire']>
     try {
       slot = limiter.acquire(signal)
@@ -83,7 +84,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
   }
 
   /** Why a request got no slot: its deadline passed in the queue, its client left, or the queue was full. */
-  function refused (error: unknown, signal: AbortSignal, probe: boolean): never {
+  function refused (error: unknown, signal: CancelSignal, probe: boolean): never {
     circuit.record('abandoned', probe)
     if (signal.reason instanceof DeadlineExceeded) {
       observer.overloaded('queue_timeout')
@@ -93,7 +94,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
     throw signal.aborted ? new ClientGoneError() : error
   }
 
-  async function attempts (request: SessionRequest, signal: AbortSignal, deadlineAt: number, firstProbe: boolean): Promise<CreatedSession> {
+  async function attempts (request: SessionRequest, signal: CancelSignal, deadlineAt: number, firstProbe: boolean): Promise<CreatedSession> {
     const { log } = request
     let key = keys.current
     let refusedKey: string | undefined
@@ -146,7 +147,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
         retriesDone++
         observer.retry(wait.reason)
         try {
-          await sleep(wait.ms, undefined, { signal })
+          await sleep(wait.ms, signal)
         } catch {
           if (signal.reason instanceof ClientGoneError) throw new ClientGoneError()
           throw error
@@ -157,18 +158,18 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
 
   async function createSession (request: SessionRequest): Promise<CreatedSession> {
     const probe = circuit.admit()
-    const controller = new AbortController()
+    const cancel = new Cancel()
     const deadlineAt = Date.now() + timeoutMs
-    const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), timeoutMs)
-    const onGone = (): void => controller.abort(new ClientGoneError())
+    const timer = setTimeout(() => cancel.abort(new DeadlineExceeded()), timeoutMs)
+    const onGone = (): void => cancel.abort(new ClientGoneError())
     request.clientSignal.addEventListener('abort', onGone, { once: true })
     let release: (() => void) | undefined
     try {
       if (request.clientSignal.aborted) onGone()
-      const slot = admit(controller.signal, probe)
+      const slot = admit(cancel, probe)
       release = typeof slot === 'function' ? slot : await slot
       budget.recordRequest()
-      return await attempts(request, controller.signal, deadlineAt, probe)
+      return await attempts(request, cancel, deadlineAt, probe)
     } finally {
       clearTimeout(timer)
       request.clientSignal.removeEventListener('abort', onGone)
