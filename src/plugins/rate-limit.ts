@@ -1,7 +1,7 @@
 // @fastify/rate-limit settings: per client (token name, else IP), counters in Redis when
 // configured so every replica enforces one limit. A store failure never becomes a 500:
 // `open` serves the request and records the failure, `closed` refuses with 503.
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.ts'
@@ -11,8 +11,12 @@ import type { StoreFailureListener } from './rate-limit-store.ts'
 
 export const STORE_RETRY_AFTER_SECONDS = 5
 
+/**
+ * A named client by its name; anyone else by address, an IPv6 address by its /64 (one
+ * network, which a single host can fill with addresses), as the plugin's default key does.
+ */
 const clientKey = (request: FastifyRequest): string =>
-  request.clientName === null ? `ip:${request.ip}` : `client:${request.clientName}`
+  request.clientName === null ? normalizeIP(request.ip) : `client:${request.clientName}`
 
 export interface RateLimitOptions {
   limits: Config['rateLimit']
@@ -33,7 +37,9 @@ export async function registerRateLimit (app: FastifyInstance, options: RateLimi
     // A number when every caller is anonymous: the plugin awaits a function's answer.
     max: options.namedClients ? (request: FastifyRequest) => request.clientName === null ? limits.max : limits.clientMax : limits.max,
     timeWindow: limits.windowMs,
-    keyGenerator: clientKey,
+    // Without client tokens every caller is anonymous: the plugin's default key is the
+    // same, and it is computed inline where a custom one is awaited on every request.
+    keyGenerator: options.namedClients ? clientKey : undefined,
     store: guardedStore({ redis, namespace: 'hottask-proxy:rate-limit:', onFailure: options.onStoreFailure, refusal: failure }),
     skipOnError: false,
     onExceeded: options.onLimited,

@@ -33,6 +33,19 @@ test('limits are per client: token name, else IP; tokens have their own limit', 
   t.equal(limited.headers['x-ratelimit-limit'], '3')
 })
 
+for (const tokens of [{}, { CLIENT_TOKENS: `svc:${TOKEN}` }]) {
+  test(`an IPv6 caller is limited by its /64${'CLIENT_TOKENS' in tokens ? ', with client tokens configured too' : ''}`, async (t) => {
+    const { app } = await setup(t, { RATE_LIMIT_MAX: '1', ...tokens })
+    const from = (remoteAddress: string) =>
+      app.inject({ method: 'POST', url: '/sessions', remoteAddress, headers: { 'content-type': 'application/json' }, payload: '{"serialNumber":"abc"}' })
+    t.equal((await from('2001:db8:1:100::1')).statusCode, 201)
+    t.equal((await from('2001:db8:1:100:ffff::2')).statusCode, 429, 'another address of the same /64')
+    t.equal((await from('2001:db8:1:101::1')).statusCode, 201, 'the next /64 is another client')
+    t.equal((await from('::ffff:10.0.0.7')).statusCode, 201, 'an IPv4-mapped address counts as its IPv4 address')
+    t.equal((await from('10.0.0.7')).statusCode, 429)
+  })
+}
+
 test('a spoofed X-Forwarded-For does not change the client while TRUST_PROXY is off', async (t) => {
   const { app } = await setup(t, { RATE_LIMIT_MAX: '1' })
   const send = (xff: string) => app.inject({ method: 'POST', url: '/sessions', remoteAddress: '10.9.9.9', headers: { 'content-type': 'application/json', 'x-forwarded-for': xff }, payload: '{"serialNumber":"abc"}' })
