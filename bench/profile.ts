@@ -8,7 +8,8 @@
 // Env: PROFILE_TARGET (ours), DURATION seconds of load (10), WARMUP seconds (2),
 // PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON,
 // PROFILE_CONNECTIONS (50), PROFILE_DELAY_MS the upstream's delay (0), PROFILE_ORIGIN
-// the Origin sent (the allowed one), PROFILE_SCRIPT another checkout's server script. E.g. the 429 path:
+// the Origin sent (the allowed one), PROFILE_SCRIPT another checkout's server script,
+// PROFILE_NODE_ARGS ours' node flags instead of production's (space-separated; '' for none). E.g. the 429 path:
 // PROFILE_ENV='{"RATE_LIMIT_MAX":"1","RATE_LIMIT_WINDOW_MS":"3600000"}'.
 import { mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -49,7 +50,8 @@ async function main (): Promise<void> {
   const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_API_KEY: SIM_KEY, ...extra }
   const profiling = `--cpu-prof --cpu-prof-dir=${dir}`
   const env = kind === 'ours' ? await oursEnv(base, profiling) : { ...peerEnv(base), NODE_OPTIONS: profiling }
-  const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : []
+  const flags = process.env.PROFILE_NODE_ARGS
+  const nodeArgs = kind !== 'ours' ? [] : flags === undefined ? PRODUCTION_NODE_ARGS : flags.split(' ').filter(Boolean)
   // PROFILE_SCRIPT: the same kind of server from another checkout, to compare versions.
   const script = process.env.PROFILE_SCRIPT ?? SERVERS[kind]
   const server = await start({ name: kind, script, nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })
