@@ -1,6 +1,8 @@
-// The processes under test and their upstreams, started once and kept for the whole
-// benchmark so rounds can interleave. Each group of targets has its own simulated
-// upstream, so that upstream's counters (requests, connections) belong to one target.
+// The processes under test and their upstreams. The simulated upstreams live for the
+// whole benchmark; the servers can be started afresh between rounds (restartServers),
+// because two processes of the same server differ by up to a quarter in CPU per request
+// here, by what their first seconds happened to be. Each group of targets has its own
+// simulated upstream, so that upstream's counters (requests, connections) belong to one target.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,7 +30,9 @@ export interface FleetOptions {
 
 export class Fleet {
   readonly targets = new Map<string, Target>()
-  readonly #children: Child[] = []
+  #children: Child[] = []
+  /** How to start each server target again, by target id. */
+  readonly #launchers = new Map<string, () => Promise<void>>()
   readonly #controls: UpstreamControl[] = []
   readonly #cwd = mkdtempSync(join(tmpdir(), 'hottask-bench-'))
   readonly #options: FleetOptions
@@ -58,23 +62,27 @@ export class Fleet {
   #add (target: Target): void { this.targets.set(target.id, target) }
 
   async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number }): Promise<void> {
-    const port = await freePort()
-    const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_API_KEY: SIM_KEY, ...env }
-    const serverEnv = kind === 'ours' ? await oursEnv(base, this.#options.oursNodeOptions) : peerEnv(base)
-    const logDir = this.#options.logDir
-    const stdout = kind === 'ours' && logDir !== undefined ? join(logDir, `${id}.log`) : undefined
-    const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : undefined
-    const server = await this.#spawn(id, SERVERS[kind], port, serverEnv, this.#options.pinning?.servers, stdout, nodeArgs)
-    this.#add({
-      id,
-      label: LABELS[kind],
-      url: `${server.url}/sessions`,
-      headers: { 'content-type': 'application/json', origin: request.origin },
-      body: BODY,
-      expectedStatus: kind === 'http-proxy' ? 200 : request.expectedStatus,
-      server,
-      upstream: upstream.control
-    })
+    const launch = async (): Promise<void> => {
+      const port = await freePort()
+      const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_API_KEY: SIM_KEY, ...env }
+      const serverEnv = kind === 'ours' ? await oursEnv(base, this.#options.oursNodeOptions) : peerEnv(base)
+      const logDir = this.#options.logDir
+      const stdout = kind === 'ours' && logDir !== undefined ? join(logDir, `${id}.log`) : undefined
+      const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : undefined
+      const server = await this.#spawn(id, SERVERS[kind], port, serverEnv, this.#options.pinning?.servers, stdout, nodeArgs)
+      this.#add({
+        id,
+        label: LABELS[kind],
+        url: `${server.url}/sessions`,
+        headers: { 'content-type': 'application/json', origin: request.origin },
+        body: BODY,
+        expectedStatus: kind === 'http-proxy' ? 200 : request.expectedStatus,
+        server,
+        upstream: upstream.control
+      })
+    }
+    this.#launchers.set(id, launch)
+    await launch()
   }
 
   #direct (id: string, upstream: { child: Child, control: UpstreamControl }): void {
@@ -112,6 +120,14 @@ export class Fleet {
       () => this.#proxy('ours-429', 'ours', refusals, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '3600000' }, { origin: ALLOWED_ORIGIN, expectedStatus: 429 }),
       () => this.#proxy('ours-403', 'ours', refusals, {}, { origin: DISALLOWED_ORIGIN, expectedStatus: 403 })
     ])
+  }
+
+  /** Stops every server (not the simulated upstreams) and starts each again, on new ports. */
+  async restartServers (): Promise<void> {
+    const servers = [...this.targets.values()].flatMap((target) => target.server === undefined ? [] : [target.server])
+    await Promise.all(servers.map((server) => server.stop()))
+    this.#children = this.#children.filter((child) => !servers.includes(child))
+    await inBatches([...this.#launchers.values()])
   }
 
   /** Every child's pid, for CPU accounting. */

@@ -5,7 +5,8 @@
 // The JSON with every run goes to bench/results/<timestamp>.json.
 //
 // Env: ROUNDS (3), DURATION seconds per run (5), WARMUP seconds (2), BENCH_QUICK=1
-// (1 round × 3 s, 1 s warm-up), BENCH_CPU_PROF=1 (our proxy writes .cpuprofile files
+// (1 round × 3 s, 1 s warm-up), BENCH_FRESH=0 (one process per server for every round,
+// instead of new processes each round), BENCH_CPU_PROF=1 (our proxy writes .cpuprofile files
 // to bench/results/ on exit; profiling slows it, so those figures are not comparable),
 // BENCH_LOGS=1 (our proxy logs to bench/results/logs-<time>/ instead of /dev/null, to
 // see why a request failed; writing a file costs more than /dev/null).
@@ -40,7 +41,8 @@ function runLine (r: RunRecord): string {
   return `${r.rps.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, ${r.errors} errors${extra}`
 }
 
-async function runAll (fleet: Fleet, options: BenchOptions, serverCpu: number | undefined): Promise<RunRecord[]> {
+/** One short run per target, recorded as round 0 (which no summary counts). */
+async function warmUp (fleet: Fleet, options: BenchOptions, serverCpu: number | undefined): Promise<RunRecord[]> {
   const records: RunRecord[] = []
   const pids = (): number[] => fleet.pids()
   const warmed = new Set<string>()
@@ -52,7 +54,20 @@ async function runAll (fleet: Fleet, options: BenchOptions, serverCpu: number | 
       await sleep(SETTLE_MS)
     }
   }
+  return records
+}
+
+async function runAll (fleet: Fleet, options: BenchOptions, serverCpu: number | undefined): Promise<RunRecord[]> {
+  const records: RunRecord[] = []
+  const pids = (): number[] => fleet.pids()
   for (let round = 1; round <= options.rounds; round++) {
+    if (round === 1 || options.fresh) {
+      if (round > 1) {
+        progress(`round ${round}/${options.rounds}: starting every server afresh`)
+        await fleet.restartServers()
+      }
+      records.push(...await warmUp(fleet, options, serverCpu))
+    }
     for (const scenario of SCENARIOS) {
       for (const id of rotate(scenario.targets, round - 1)) {
         const record = await measure(scenario, fleet.target(id), { durationS: options.durationS, warmUp: false, round, pids, serverCpu })
@@ -100,7 +115,7 @@ async function main (): Promise<void> {
     const records = await runAll(fleet, options, pinning?.servers)
     const rss = [...new Set(records.map((r) => r.peakRss?.source).filter((source) => source !== undefined))].join(' or ')
     const settings = `${options.rounds} round(s); each run counts ${options.durationS} s after a ramp of ${RAMP_S} s ` +
-      `(${SLOW_RAMP_S} s with ${SLOW_CONNECTIONS} connections); ${options.warmupS} s of warm-up per process; ` +
+      `(${SLOW_RAMP_S} s with ${SLOW_CONNECTIONS} connections); ${options.fresh && options.rounds > 1 ? 'new server processes every round, ' : ''}${options.warmupS} s of warm-up per process; ` +
       `medians of rounds (peak RSS and upstream connections: maximum); latencies from every counted response; peak RSS from ${rss}, reset before each run`
     const summaries = summarise(SCENARIOS, records, (id) => fleet.target(id))
     const goals = verdicts(summaries)
