@@ -53,6 +53,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
 # generation by the host's memory (up to 128 MB of semi-space), and lets the old
 # generation grow up to 4x its live size between full collections; with 1000 requests
 # waiting on a slow upstream that garbage reached 145 MB. 8 MB semi-spaces and 1.25x
-# growth keep peak RSS under 200 MB at no measurable CPU cost. (V8 flags that NODE_OPTIONS
+# growth keep peak RSS under 200 MB; the price is more collection work when many
+# requests wait at once (README, Performance, has the trade). (V8 flags that NODE_OPTIONS
 # does not accept, so they are arguments; package.json's `start` and the benchmark agree.)
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=25", "src/server.ts"]
