@@ -50,8 +50,8 @@ async function main (): Promise<void> {
   const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_API_KEY: SIM_KEY, ...extra }
   const profiling = `--cpu-prof --cpu-prof-dir=${dir}`
   const env = kind === 'ours' ? await oursEnv(base, profiling) : { ...peerEnv(base), NODE_OPTIONS: profiling }
-  const flags = process.env.PROFILE_NODE_ARGS
-  const nodeArgs = kind !== 'ours' ? [] : flags === undefined ? PRODUCTION_NODE_ARGS : flags.split(' ').filter(Boolean)
+  const flags = process.env.PROFILE_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS
+  const nodeArgs = kind === 'ours' ? flags : []
   // PROFILE_SCRIPT: the same kind of server from another checkout, to compare versions.
   const script = process.env.PROFILE_SCRIPT ?? SERVERS[kind]
   const server = await start({ name: kind, script, nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })

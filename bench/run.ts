@@ -42,15 +42,14 @@ function runLine (r: RunRecord): string {
 }
 
 /** One short run per target, recorded as round 0 (which no summary counts). */
-async function warmUp (fleet: Fleet, options: BenchOptions, serverCpu: number | undefined): Promise<RunRecord[]> {
+async function warmUp (fleet: Fleet, options: BenchOptions, context: { pids: () => number[], serverCpu: number | undefined }): Promise<RunRecord[]> {
   const records: RunRecord[] = []
-  const pids = (): number[] => fleet.pids()
   const warmed = new Set<string>()
   for (const scenario of SCENARIOS) {
     for (const id of scenario.targets.filter((t) => !warmed.has(t))) {
       warmed.add(id)
       progress(`warm-up   ${scenario.id} ${id}`)
-      records.push(await measure(scenario, fleet.target(id), { durationS: options.warmupS, warmUp: true, round: 0, pids, serverCpu }))
+      records.push(await measure(scenario, fleet.target(id), { durationS: options.warmupS, warmUp: true, round: 0, ...context }))
       await sleep(SETTLE_MS)
     }
   }
@@ -61,13 +60,12 @@ async function runAll (fleet: Fleet, options: BenchOptions, serverCpu: number | 
   const records: RunRecord[] = []
   const pids = (): number[] => fleet.pids()
   for (let round = 1; round <= options.rounds; round++) {
-    if (round === 1 || options.fresh) {
-      if (round > 1) {
-        progress(`round ${round}/${options.rounds}: starting every server afresh`)
-        await fleet.restartServers()
-      }
-      records.push(...await warmUp(fleet, options, serverCpu))
+    const restart = round > 1 && options.fresh
+    if (restart) {
+      progress(`round ${round}/${options.rounds}: starting every server afresh`)
+      await fleet.restartServers()
     }
+    if (round === 1 || restart) records.push(...await warmUp(fleet, options, { pids, serverCpu }))
     for (const scenario of SCENARIOS) {
       for (const id of rotate(scenario.targets, round - 1)) {
         const record = await measure(scenario, fleet.target(id), { durationS: options.durationS, warmUp: false, round, pids, serverCpu })

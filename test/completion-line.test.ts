@@ -81,7 +81,7 @@ test('strings are escaped exactly as JSON.stringify escapes them', async (t) => 
     'surrogate pair': 'pair\ud83d\ude00',
     'lone high surrogate': 'lone\ud83d',
     'lone low surrogate': 'lone\ude00',
-    'non-ASCII letters': 'é ü 中',
+    'non-ASCII letters': 'é ü 中'
   }
   for (const [name, url] of Object.entries(samples)) {
     const line = completionLine({ ...BASE, bindings: '', time: 1, url })
