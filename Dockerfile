@@ -33,7 +33,7 @@ CMD ["node", "simulator/main.ts"]
 
 FROM ${NODE_IMAGE} AS runtime
 # glibc gives each thread that allocates (libuv's pool, V8's helpers) a malloc arena of
-# its own; two arenas saved 9 MB of idle RSS and 5 MB at peak in the benchmark.
+# its own; two arenas keep idle and peak RSS lower (docs/performance.md has the figures).
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Owned by root and not writable by the service user: the process cannot change its own
@@ -49,11 +49,11 @@ EXPOSE 3000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "scripts/healthcheck.ts"]
-# Memory flags, measured by `npm run bench` (README, Performance): V8 sizes the young
-# generation by the host's memory (up to 128 MB of semi-space), and lets the old
-# generation grow up to 4x its live size between full collections; with 1000 requests
-# waiting on a slow upstream that garbage reached 145 MB. 8 MB semi-spaces and 1.25x
-# growth keep peak RSS under 200 MB; the price is more collection work when many
-# requests wait at once (README, Performance, has the trade). (V8 flags that NODE_OPTIONS
-# does not accept, so they are arguments; package.json's `start` and the benchmark agree.)
+# Memory flags, measured by `npm run bench` (docs/performance.md): V8 sizes the young
+# generation by the host's memory and lets the old generation grow up to 4x its live
+# size between full collections, so with many requests waiting on a slow upstream the
+# garbage grows with the host. Small semi-spaces and slower growth keep peak RSS flat;
+# the price is more collection work when many requests wait at once (the trade is in
+# docs/performance.md). V8 flags that NODE_OPTIONS does not accept, so they are
+# arguments; package.json's `start` and deploy/production.ts agree (a test keeps them so).
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=25", "src/server.ts"]

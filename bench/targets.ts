@@ -2,13 +2,12 @@
 // request it is sent and the status it should answer. Our proxy runs in production shape
 // (NODE_ENV=production, LOG_LEVEL=info, rate limit on but high, CORS on, metrics on).
 import { fileURLToPath } from 'node:url'
+import { PRODUCTION_ENV } from '../deploy/production.ts'
 import { freePort } from './processes.ts'
 import type { Child } from './processes.ts'
 import type { UpstreamControl } from './upstream-stats.ts'
 
-import { PRODUCTION_ENV } from './production.ts'
-
-export { PRODUCTION_NODE_ARGS } from './production.ts'
+export { PRODUCTION_NODE_ARGS } from '../deploy/production.ts'
 
 const script = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 export const SIMULATOR = script('../simulator/main.ts')

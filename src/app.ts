@@ -6,31 +6,31 @@ import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
 import packageJson from '../package.json' with { type: 'json' }
-import type { Config } from './config.ts'
-import { errorHandler } from './error-handler.ts'
+import type { Config } from './config/config.ts'
+import { errorHandler } from './http/error-handler.ts'
 import { clientTokenGuard } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
-import { jsonBodyParser } from './json-body.ts'
-import { createLogger } from './logger.ts'
-import { PROBLEM_SCHEMA } from './problem-schema.ts'
-import { registerCors } from './plugins/cors.ts'
-import { registerOpenApi } from './plugins/openapi.ts'
-import { registerRateLimit } from './plugins/rate-limit.ts'
-import { PRESSURE_EXEMPT, registerUnderPressure } from './plugins/under-pressure.ts'
-import { registerMetrics } from './plugins/metrics.ts'
-import { createMetrics } from './metrics.ts'
-import type { Metrics } from './metrics.ts'
-import { Readiness } from './readiness.ts'
-import { createRedis, isRedisReady } from './redis.ts'
-import { requestIdOf } from './request-id.ts'
-import { RequestLog } from './request-log.ts'
+import { jsonBodyParser } from './http/json-body.ts'
+import { createLogger } from './telemetry/logger.ts'
+import { PROBLEM_SCHEMA } from './http/problem-schema.ts'
+import { registerCors } from './plugins/external/cors.ts'
+import { registerOpenApi } from './plugins/external/openapi.ts'
+import { registerRateLimit } from './plugins/external/rate-limit.ts'
+import { PRESSURE_EXEMPT, registerUnderPressure } from './plugins/external/under-pressure.ts'
+import { registerMetrics } from './plugins/app/metrics.ts'
+import { createMetrics } from './telemetry/metrics.ts'
+import type { Metrics } from './telemetry/metrics.ts'
+import { Readiness } from './http/readiness.ts'
+import { createRedis, isRedisReady } from './redis/connection.ts'
+import { requestIdOf } from './http/request-id.ts'
+import { RequestLog } from './telemetry/request-log.ts'
 import { healthRoutes } from './routes/health.ts'
 import { notFoundRoutes, trackRouteMethods } from './routes/not-found.ts'
 import { openApiRoutes } from './routes/openapi.ts'
 import { sessionRoutes } from './routes/sessions.ts'
-import { SecretScrubber } from './secrets.ts'
-import { SECURITY_HEADERS } from './security-headers.ts'
+import { SecretScrubber } from './lib/secrets.ts'
+import { SECURITY_HEADERS } from './http/security-headers.ts'
 import { buildUpstream } from './upstream/build.ts'
 import type { UpstreamObserver } from './upstream/build.ts'
 
@@ -131,7 +131,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     reply.header('x-request-id', request.id).headers(SECURITY_HEADERS)
     done()
   })
-  app.setErrorHandler(errorHandler(() => upstream.keys.current, (code) => {
+  app.setErrorHandler(errorHandler((code) => {
     if (code === 'ORIGIN_NOT_ALLOWED') metrics.recordOriginRefused()
   }))
   const routeMethods = trackRouteMethods(app)

@@ -6,11 +6,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import pino from 'pino'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig } from './config.ts'
-import { LogBatch } from './log-batch.ts'
-import { startMetricsServer } from './metrics-server.ts'
-import { createMetrics } from './metrics.ts'
-import { Readiness } from './readiness.ts'
+import { ConfigError, loadConfig } from './config/config.ts'
+import { LogBatch } from './telemetry/log-batch.ts'
+import { startMetricsServer } from './telemetry/metrics-server.ts'
+import { createMetrics } from './telemetry/metrics.ts'
+import { Readiness } from './http/readiness.ts'
 
 /** Log lines are written in batches of about this many bytes… */
 const LOG_BUFFER_BYTES = 4096
@@ -36,8 +36,8 @@ async function main (): Promise<void> {
   const metrics = createMetrics()
   // Lines batched 4 KiB at a time (about a dozen requests), at least every LOG_FLUSH_MS
   // when traffic is light, and each batch written at once. Handing batches to libuv's
-  // thread pool instead (sync: false) cost 3.7 % more CPU per request on one core: a
-  // thread wake-up and a completion event per batch. Like pino's default, a stdout that
+  // thread pool instead (sync: false) cost more CPU per request: a thread wake-up and a
+  // completion event per batch. Like pino's default, a stdout that
   // stops reading stalls the process rather than growing its memory without bound.
   const stdout = pino.destination({ dest: 1, sync: true, minLength: 0 })
   const logs = new LogBatch(stdout, { bytes: LOG_BUFFER_BYTES, flushMs: LOG_FLUSH_MS })

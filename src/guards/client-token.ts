@@ -3,8 +3,8 @@
 // checked), so timing tells nothing about how much of a guess was right.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { ClientToken } from '../config.ts'
-import { ProblemError } from '../errors.ts'
+import type { ClientToken } from '../config/config.ts'
+import { ProblemError } from '../http/errors.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -3,7 +3,7 @@
 // Metadata closes the gap of browsers that send `Sec-Fetch-Site: cross-site` without
 // an Origin.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ProblemError } from '../errors.ts'
+import { ProblemError } from '../http/errors.ts'
 
 export function originGuard (origins: string[]) {
   const anyOrigin = origins.includes('*')

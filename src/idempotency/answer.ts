@@ -2,7 +2,7 @@
 // another request: the same session id, or a fresh error of the same code, detail and
 // headers, marked replayed. The request id is never kept: the error handler renders a
 // replay with the new request's own.
-import { ProblemError } from '../errors.ts'
+import { ProblemError } from '../http/errors.ts'
 import type { StoredAnswer } from './types.ts'
 
 export const REPLAYED_HEADER = 'idempotent-replayed'

@@ -2,8 +2,8 @@
 // else in a bounded in-memory LRU. Store failures are counted and logged, never fatal.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import type { Config } from '../config.ts'
-import type { Metrics } from '../metrics.ts'
+import type { Config } from '../config/config.ts'
+import type { Metrics } from '../telemetry/metrics.ts'
 import { Idempotency } from './coordinator.ts'
 import { MemoryStore } from './memory-store.ts'
 import { RedisStore } from './redis-store.ts'

@@ -4,10 +4,10 @@
 // map, on another replica by polling the store's pending marker. Only answers below
 // 500 are kept, so the client may retry a failure. The store is never a dependency:
 // when it fails, the request is served as if it had no key.
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { CancelSignal } from '../cancel.ts'
-import { ProblemError } from '../errors.ts'
-import type { ErrorCode } from '../errors.ts'
+import { Cancel, sleep } from '../lib/cancel.ts'
+import type { CancelSignal } from '../lib/cancel.ts'
+import { ProblemError } from '../http/errors.ts'
+import type { ErrorCode } from '../http/errors.ts'
 import { created, refused, replay } from './answer.ts'
 import { storeId } from './key.ts'
 import type { Entry, IdempotencyStore, StoredAnswer } from './types.ts'
@@ -37,10 +37,10 @@ export interface IdempotentRequest {
   serialNumber: string
   /** Aborts when this request's client goes away. */
   clientSignal: CancelSignal
-  /** Bounds the wait for another replica's call. */
-  deadlineSignal: AbortSignal
+  /** When to stop waiting for another replica's call (epoch ms). */
+  deadlineAt: number
   /** Creates the session under `signal`, which aborts once every local client sharing it is gone. */
-  call: (signal: AbortSignal) => Promise<string>
+  call: (signal: CancelSignal) => Promise<string>
 }
 
 export interface IdempotentResult {
@@ -60,7 +60,7 @@ type Outcome =
 interface Flight {
   serialNumber: string
   /** Aborted when the last participating client goes away. */
-  controller: AbortController
+  cancel: Cancel
   active: number
   detachers: Array<() => void>
   outcome: Promise<Outcome>
@@ -90,7 +90,7 @@ export class Idempotency {
     const running = this.#flights.get(id)
     if (running !== undefined) {
       if (running.serialNumber !== request.serialNumber) throw new ProblemError('IDEMPOTENCY_KEY_REUSED')
-      if (running.controller.signal.aborted) {
+      if (running.cancel.aborted) {
         // Everyone it served has left and its call is being aborted: start afresh once it has settled.
         await running.outcome
         return await this.run(request)
@@ -100,7 +100,7 @@ export class Idempotency {
     }
 
     const { promise, resolve } = Promise.withResolvers<Outcome>()
-    const flight: Flight = { serialNumber: request.serialNumber, controller: new AbortController(), active: 0, detachers: [], outcome: promise }
+    const flight: Flight = { serialNumber: request.serialNumber, cancel: new Cancel(), active: 0, detachers: [], outcome: promise }
     this.#flights.set(id, flight)
     this.#attach(flight, request.clientSignal)
     // The flight leaves the map before anyone sees its outcome, so a retry after it starts afresh.
@@ -114,7 +114,7 @@ export class Idempotency {
   #attach (flight: Flight, clientSignal: CancelSignal): void {
     const leave = (): void => {
       flight.active--
-      if (flight.active === 0) flight.controller.abort(clientSignal.reason)
+      if (flight.active === 0) flight.cancel.abort(clientSignal.reason)
     }
     flight.active++
     if (clientSignal.aborted) {
@@ -154,23 +154,30 @@ export class Idempotency {
 
       // Another replica runs it. When its marker changes, claim again: that finds its
       // answer, or (it failed and kept nothing) makes this request the one that calls.
-      const signal = AbortSignal.any([flight.controller.signal, request.deadlineSignal])
+      let changed: boolean
       try {
-        await this.#whilePending(id, signal)
+        changed = await this.#whilePending(id, flight.cancel, request.deadlineAt)
       } catch (error) {
-        if (flight.controller.signal.aborted) return { type: 'failed', error: flight.controller.signal.reason }
-        if (signal.aborted) return { type: 'refused', code: 'UPSTREAM_TIMEOUT', detail: REMOTE_TIMEOUT_DETAIL }
+        if (flight.cancel.aborted) return { type: 'failed', error: flight.cancel.reason }
         this.#onStoreError(error)
         return await this.#execute(flight, request, undefined)
       }
+      if (!changed) return { type: 'refused', code: 'UPSTREAM_TIMEOUT', detail: REMOTE_TIMEOUT_DETAIL }
     }
   }
 
-  async #whilePending (id: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Polls the marker until it changes (true) or the deadline passes (false); rejects
+   * with the signal's reason when every client has left, or with the store's error.
+   * The deadline is a time, not a timer: the last poll waits only what is left of it.
+   */
+  async #whilePending (id: string, signal: CancelSignal, deadlineAt: number): Promise<boolean> {
     for (;;) {
-      await sleep(this.#pollIntervalMs, undefined, { signal })
+      const left = deadlineAt - Date.now()
+      if (left <= 0) return false
+      await sleep(Math.min(this.#pollIntervalMs, left), signal)
       const entry = await this.#store.get(id)
-      if (entry?.state !== 'pending') return
+      if (entry?.state !== 'pending') return true
     }
   }
 
@@ -178,7 +185,7 @@ export class Idempotency {
   async #execute (flight: Flight, request: IdempotentRequest, id: string | undefined): Promise<Outcome> {
     let outcome: Outcome
     try {
-      const sessionId = await request.call(flight.controller.signal)
+      const sessionId = await request.call(flight.cancel)
       outcome = { type: 'executed', answer: created(sessionId) }
     } catch (error) {
       outcome = error instanceof ProblemError
@@ -186,7 +193,7 @@ export class Idempotency {
         : { type: 'failed', error }
     }
     if (id === undefined) return outcome
-    const kept = keptAnswer(outcome, flight.controller.signal.aborted)
+    const kept = keptAnswer(outcome, flight.cancel.aborted)
     try {
       if (kept !== undefined) await this.#store.complete(id, request.serialNumber, kept, this.#ttlMs)
       else await this.#store.abandon(id)

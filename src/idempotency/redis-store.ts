@@ -3,7 +3,7 @@
 // there. Values are JSON and are checked when read, so an entry written by another
 // version of the service (an unknown error code) is a store failure, not a crash.
 import type { Redis } from 'ioredis'
-import { ERRORS } from '../errors.ts'
+import { ERRORS } from '../http/errors.ts'
 import type { Entry, IdempotencyStore, StoredAnswer } from './types.ts'
 
 export const REDIS_KEY_PREFIX = 'hottask-proxy:idempotency:'

@@ -2,7 +2,7 @@
 // An entry is `pending` while the first request for a key runs and `done` once its
 // answer is known; the serialNumber is kept in both so a key reused for another chatbot
 // is refused, even while the first request is still running.
-import type { ErrorCode } from '../errors.ts'
+import type { ErrorCode } from '../http/errors.ts'
 
 export interface StoredProblem {
   code: ErrorCode

@@ -5,8 +5,8 @@ import { watch } from 'node:fs'
 import type { FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
-import { readKeyFile } from '../config.ts'
-import { fingerprint } from '../secrets.ts'
+import { readKeyFile } from '../config/key-file.ts'
+import { fingerprint } from '../lib/secrets.ts'
 import type { KeyRing } from './key-ring.ts'
 
 const DEBOUNCE_MS = 100

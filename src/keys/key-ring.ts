@@ -1,8 +1,8 @@
 // The API keys in use: the current one, an optional next one for failover, and the
 // keys the upstream has refused (never taken back from a file that still holds them).
 // Every key it ever holds is added to the log scrubber; logs name keys by fingerprint.
-import type { SecretScrubber } from '../secrets.ts'
-import { fingerprint } from '../secrets.ts'
+import type { SecretScrubber } from '../lib/secrets.ts'
+import { fingerprint } from '../lib/secrets.ts'
 
 export interface KeyRingEvents {
   /** The current key changed (reload or failover). */

@@ -1,7 +1,7 @@
 // Liveness and readiness for orchestrators and load balancers.
 import type { FastifyInstance } from 'fastify'
-import type { Readiness } from '../readiness.ts'
-import { PRESSURE_EXEMPT } from '../plugins/under-pressure.ts'
+import type { Readiness } from '../http/readiness.ts'
+import { PRESSURE_EXEMPT } from '../plugins/external/under-pressure.ts'
 
 // Orchestrators must see health and readiness even while requests are being shed.
 const EXEMPT = PRESSURE_EXEMPT

@@ -2,7 +2,7 @@
 // which Fastify alone would answer as 404. Both are rate limited, so unknown URLs
 // cannot be probed for free.
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
-import { ProblemError } from '../errors.ts'
+import { ProblemError } from '../http/errors.ts'
 
 /** Records each route's methods; call before any route is added. */
 export function trackRouteMethods (app: FastifyInstance): Map<string, Set<string>> {

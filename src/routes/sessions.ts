@@ -2,18 +2,17 @@
 // limit (all before the body is read), body validation, chatbot allow-list — then a
 // session is created upstream with the server's key and answered 201.
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { CancelSignal } from '../cancel.ts'
-import { watchClient } from '../client-gone.ts'
-import { ERRORS, ProblemError } from '../errors.ts'
-import type { ErrorCode } from '../errors.ts'
-import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../problem-schema.ts'
-import type { HeaderDoc } from '../problem-schema.ts'
+import type { CancelSignal } from '../lib/cancel.ts'
+import { watchClient } from '../http/client-gone.ts'
+import { ERRORS, ProblemError } from '../http/errors.ts'
+import type { ErrorCode } from '../http/errors.ts'
+import { SERIAL_NUMBER_PATTERN } from '../config/patterns.ts'
+import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/problem-schema.ts'
+import type { HeaderDoc } from '../http/problem-schema.ts'
 import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/key.ts'
 import type { SessionService } from '../upstream/session-service.ts'
-
-export const SERIAL_NUMBER_PATTERN = '^[A-Za-z0-9_-]{1,128}$'
 
 function bodySchema (serialNumberRequired: boolean) {
   return {
@@ -140,7 +139,7 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
       } else {
         const scope = request.clientName === null ? `ip:${request.ip}` : `client:${request.clientName}`
         const answer = await idempotency.run({
-          scope, key, serialNumber, clientSignal: client.signal, deadlineSignal: AbortSignal.timeout(deadlineMs), call: create
+          scope, key, serialNumber, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call: create
         })
         sessionId = answer.sessionId
         if (answer.replayed) reply.header(REPLAYED_HEADER, 'true')

@@ -1,10 +1,9 @@
 // A per-replica circuit breaker, counted per attempt: consecutive failures of the 5xx
 // classes (or auth failures: a wrong key should not be hammered) open it for a
 // cooldown; then exactly one probe goes through (half-open) while others are refused.
-import { ProblemError } from '../errors.ts'
-import type { ErrorCode } from '../errors.ts'
-
-export type CircuitState = 'closed' | 'open' | 'half_open'
+import { ProblemError } from '../http/errors.ts'
+import type { ErrorCode } from '../http/errors.ts'
+import type { AttemptOutcome, CircuitState } from '../telemetry/events.ts'
 
 /** How an attempt ended, as far as the circuit cares. */
 export type AttemptVerdict = 'failure' | 'healthy' | 'abandoned'
@@ -12,7 +11,7 @@ export type AttemptVerdict = 'failure' | 'healthy' | 'abandoned'
 const FAILURES = new Set<ErrorCode>(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_FAILED'])
 
 /** Success, 4xx-class answers and upstream rate limiting prove the upstream is alive. */
-export function verdictOf (code: ErrorCode | 'success' | 'client_gone'): AttemptVerdict {
+export function verdictOf (code: AttemptOutcome): AttemptVerdict {
   if (code === 'client_gone') return 'abandoned'
   return code !== 'success' && FAILURES.has(code) ? 'failure' : 'healthy'
 }

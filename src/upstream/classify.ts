@@ -1,8 +1,8 @@
 // Every upstream outcome, classified: an HTTP answer becomes a session id or an
 // UpstreamError; a transport failure becomes an UpstreamError. Matching is on stable
 // error codes (undici's and Node's), never on messages or classes.
-import type { ErrorCode } from '../errors.ts'
-import type { SecretScrubber } from '../secrets.ts'
+import type { ErrorCode } from '../http/errors.ts'
+import type { SecretScrubber } from '../lib/secrets.ts'
 import { asEnvelope, isConsistent, parseJson, sessionIdOf } from './envelope.ts'
 import type { Envelope } from './envelope.ts'
 import { safeMessage } from './message.ts'

@@ -3,9 +3,9 @@
 // caller's (session-service.ts); routes never see undici.
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
-import type { CancelSignal } from '../cancel.ts'
-import type { SecretScrubber } from '../secrets.ts'
-import { ClientGoneError, isDeadline } from './abort-reasons.ts'
+import type { CancelSignal } from '../lib/cancel.ts'
+import type { SecretScrubber } from '../lib/secrets.ts'
+import { ClientGoneError, isDeadline } from '../lib/abort-reasons.ts'
 import { classifyAnswer, classifyFailure } from './classify.ts'
 import type { UpstreamAnswer } from './classify.ts'
 import { exchange } from './exchange.ts'

@@ -1,10 +1,8 @@
 // Bounded upstream work: at most `max` requests talk to the upstream at once, at most
 // `queueMax` wait for a slot, and a waiter leaves when its signal aborts (its deadline
 // or its client). Beyond the queue: 503 OVERLOADED, never unbounded memory.
-import type { CancelSignal } from '../cancel.ts'
-import { ProblemError } from '../errors.ts'
-
-export const OVERLOADED_RETRY_AFTER_SECONDS = 1
+import type { CancelSignal } from '../lib/cancel.ts'
+import { overloaded } from '../http/overloaded.ts'
 
 interface Waiter {
   resolve: () => void
@@ -13,9 +11,6 @@ interface Waiter {
   onAbort: () => void
   done: boolean
 }
-
-export const overloaded = (): ProblemError =>
-  new ProblemError('OVERLOADED', undefined, { 'retry-after': String(OVERLOADED_RETRY_AFTER_SECONDS) })
 
 export class ConcurrencyLimiter {
   readonly #max: number

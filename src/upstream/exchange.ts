@@ -4,7 +4,7 @@
 // (every answer is a small JSON envelope, read whole). Bodies past the byte limit are
 // refused unread: the connection is dropped, so a huge body costs no memory.
 import type { Dispatcher } from 'undici'
-import type { CancelSignal } from '../cancel.ts'
+import type { CancelSignal } from '../lib/cancel.ts'
 import type { UpstreamAnswer } from './classify.ts'
 
 export interface ExchangeRequest {

@@ -1,6 +1,6 @@
 // The upstream's error Message, made safe to show a browser: no control or bidi
 // characters, no secret, at most 200 characters.
-import type { SecretScrubber } from '../secrets.ts'
+import type { SecretScrubber } from '../lib/secrets.ts'
 
 const MAX_CHARS = 200
 const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g

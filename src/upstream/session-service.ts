@@ -4,28 +4,22 @@
 // (connection never established, or 429/503 with a Retry-After that fits), within the
 // retry budget and the deadline. An auth failure is retried once with the next key.
 import type { FastifyBaseLogger } from 'fastify'
-import { Cancel, sleep } from '../cancel.ts'
-import type { CancelSignal } from '../cancel.ts'
-import type { ErrorCode } from '../errors.ts'
+import { Cancel, sleep } from '../lib/cancel.ts'
+import type { CancelSignal } from '../lib/cancel.ts'
+import { overloaded } from '../http/overloaded.ts'
 import type { KeyRing } from '../keys/key-ring.ts'
-import { fingerprint } from '../secrets.ts'
-import { ClientGoneError, DeadlineExceeded } from './abort-reasons.ts'
+import { fingerprint } from '../lib/secrets.ts'
+import { ClientGoneError, DeadlineExceeded } from '../lib/abort-reasons.ts'
 import { verdictOf } from './circuit-breaker.ts'
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import type { UpstreamClient } from './client.ts'
-import { overloaded } from './concurrency.ts'
 import type { ConcurrencyLimiter } from './concurrency.ts'
 import type { RetryBudget } from './retry-budget.ts'
+import type { AttemptOutcome, OverloadReason, RetryReason } from '../telemetry/events.ts'
 import { UpstreamError } from './upstream-error.ts'
 
 /** A retry waits at least this long for its attempt to have a chance. */
 const MIN_ATTEMPT_MS = 50
-
-export type RetryReason = 'not_sent' | 'retry_after' | 'next_key'
-
-export type AttemptOutcome = 'success' | 'client_gone' | ErrorCode
-
-export type OverloadReason = 'queue_full' | 'queue_timeout' | 'event_loop' | 'heap'
 
 export interface SessionObserver {
   attempt: (outcome: AttemptOutcome, durationMs: number) => void
@@ -128,6 +122,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
         last = error
         observer.attempt(error.code, elapsed)
         error.facts.attempts = attempt
+        if (error.code === 'UPSTREAM_AUTH_FAILED') error.facts.keyFingerprint = fingerprint(key)
         log.debug({ attempt, outcome: error.code, cause: error.facts.cause, httpStatus: error.facts.httpStatus }, 'upstream attempt')
 
         const next = keys.next

@@ -1,8 +1,8 @@
 // A failed upstream exchange, already mapped to the contract's error code. The extra
 // facts are what retries and the circuit breaker decide on: whether the request
 // provably never reached the upstream, and what the upstream asked us to wait.
-import { ProblemError } from '../errors.ts'
-import type { ErrorCode } from '../errors.ts'
+import { ProblemError } from '../http/errors.ts'
+import type { ErrorCode, ProblemLogEntry } from '../http/errors.ts'
 
 export interface UpstreamFacts {
   /** The connection was never established, so the upstream cannot have acted. */
@@ -15,6 +15,8 @@ export interface UpstreamFacts {
   cause?: string
   /** How many attempts the request made, set when the error is final. */
   attempts?: number
+  /** On an auth failure: the fingerprint of the key the upstream refused. */
+  keyFingerprint?: string
 }
 
 const DEFAULT_RETRY_AFTER = 30
@@ -29,5 +31,13 @@ export class UpstreamError extends ProblemError {
     super(code, detail, headers)
     this.name = 'UpstreamError'
     this.facts = facts
+  }
+
+  // A refused key needs an operator (error); any other upstream failure is worth a warning.
+  override logEntry (): ProblemLogEntry {
+    if (this.code === 'UPSTREAM_AUTH_FAILED') {
+      return { level: 'error', fields: { code: this.code, keyFingerprint: this.facts.keyFingerprint }, message: 'upstream refused the API key' }
+    }
+    return { level: 'warn', fields: { code: this.code, upstream: this.facts }, message: 'upstream call failed' }
   }
 }

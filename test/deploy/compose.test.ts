@@ -9,7 +9,7 @@ import addFormats from 'ajv-formats'
 import { test } from 'tap'
 import { parse } from 'yaml'
 import { DEFAULT_SIM_KEY } from '../../simulator/server.ts'
-import { CONFIG_VARIABLES } from '../../src/config-schema.ts'
+import { CONFIG_VARIABLES } from '../../src/config/schema.ts'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'tap'
 import packageJson from '../../package.json' with { type: 'json' }
-import { PRODUCTION_ENV, PRODUCTION_NODE_ARGS } from '../../bench/production.ts'
+import { PRODUCTION_ENV, PRODUCTION_NODE_ARGS } from '../../deploy/production.ts'
 
 const root = new URL('../../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')

@@ -1,15 +1,16 @@
 // An upstream call the test settles by hand, counting calls and keeping each one's signal,
 // and the requests the coordinator tests send.
 import type { IdempotentRequest } from '../../src/idempotency/coordinator.ts'
+import type { CancelSignal } from '../../src/lib/cancel.ts'
 
 export interface PendingCall {
-  signal: AbortSignal
+  signal: CancelSignal
   resolve: (sessionId: string) => void
   reject: (error: unknown) => void
 }
 
 export interface Calls {
-  call: (signal: AbortSignal) => Promise<string>
+  call: (signal: CancelSignal) => Promise<string>
   list: PendingCall[]
   /** The n-th call (0-based), once it has been made. */
   nth: (n: number) => Promise<PendingCall>
@@ -17,7 +18,7 @@ export interface Calls {
 
 export function manualCalls (): Calls {
   const list: PendingCall[] = []
-  const call = (signal: AbortSignal): Promise<string> => {
+  const call = (signal: CancelSignal): Promise<string> => {
     const { promise, resolve, reject } = Promise.withResolvers<string>()
     list.push({ signal, resolve, reject })
     return promise
@@ -44,7 +45,7 @@ export function request (call: IdempotentRequest['call'], overrides: Partial<Ide
     key: 'key-1',
     serialNumber: 'abc',
     clientSignal: new AbortController().signal,
-    deadlineSignal: new AbortController().signal,
+    deadlineAt: Infinity,
     call,
     ...overrides
   }

@@ -1,0 +1,179 @@
+// The service's configuration: one JSON schema over the environment, validated once
+// before the app exists. Problems are reported one per variable, never with a value,
+// because some of the values are secrets.
+import envSchema from 'env-schema'
+import { parseClientTokens, parseOrigins, parseTrustProxy, splitList } from './lists.ts'
+import type { ClientToken, Parsed, TrustProxy } from './lists.ts'
+import { readKeyFile } from './key-file.ts'
+import { SERIAL_NUMBER } from './patterns.ts'
+import { CONFIG_VARIABLES, schema, VARIABLES } from './schema.ts'
+import type { RawEnv, VariableName } from './schema.ts'
+
+export { CONFIG_VARIABLES }
+export type { ClientToken, TrustProxy }
+
+export interface Config {
+  apiKey: string
+  apiKeyFile: string | undefined
+  baseUrl: string
+  host: string
+  port: number
+  logLevel: string
+  upstreamTimeoutMs: number
+  bodyLimitBytes: number
+  cors: { origins: string[], maxAgeSeconds: number }
+  rateLimit: { max: number, clientMax: number, windowMs: number, onStoreError: 'open' | 'closed' }
+  trustProxy: TrustProxy
+  redisUrl: string | undefined
+  clientTokens: ClientToken[]
+  requireClientToken: boolean
+  /** Undefined: every chatbot id is allowed. */
+  allowedSerialNumbers: string[] | undefined
+  defaultSerialNumber: string | undefined
+  /** Socket limits for slow clients, applied to the HTTP server. */
+  server: { headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  shutdown: { drainDelayMs: number, timeoutMs: number }
+  /** The failover key, from HOTTASK_API_KEY_NEXT or its file. */
+  nextApiKey: string | undefined
+  nextApiKeyFile: string | undefined
+  retry: { retries: number, baseMs: number, budgetPercent: number, budgetMin: number }
+  circuit: { failureThreshold: number, cooldownMs: number }
+  load: { maxConcurrency: number, queueMax: number, maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
+  idempotency: { ttlMs: number, maxKeys: number }
+  /** Undefined: /metrics is served on the main port. */
+  metrics: { port: number, host: string } | undefined
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+
+  constructor (problems: string[]) {
+    super('Invalid configuration:\n' + problems.map((p) => `  - ${p}`).join('\n'))
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+interface AjvIssue { instancePath: string, keyword: string, params: Record<string, unknown> }
+
+function describe (issue: AjvIssue): string {
+  const name = (issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.slice(1)) as VariableName
+  return `${name}: expected ${VARIABLES[name]?.expected ?? 'a valid value'}`
+}
+
+/** The environment checked against the schema, or the problems it has. */
+function validate (env: Record<string, string | undefined>): { raw?: RawEnv, problems: string[] } {
+  // Empty strings mean "unset": that is how `.env` files and compose leave a variable blank.
+  const data = Object.fromEntries(
+    CONFIG_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]])
+  )
+  try {
+    return { raw: envSchema({ schema: structuredClone(schema), data, env: false, dotenv: false }) as unknown as RawEnv, problems: [] }
+  } catch (error) {
+    const issues = (error as { errors?: AjvIssue[] }).errors ?? []
+    return { problems: [...new Set(issues.map(describe))] }
+  }
+}
+
+/** The key, from the variable or the file; both set, or neither, is a problem. */
+function resolveKey (key: string | undefined, file: string | undefined): { key?: string, problem?: string } {
+  if (key !== undefined && file !== undefined) return { problem: 'HOTTASK_API_KEY, HOTTASK_API_KEY_FILE: set one of them, not both' }
+  if (file !== undefined) return readKeyFile(file, 'HOTTASK_API_KEY_FILE')
+  if (key === undefined) return { problem: 'HOTTASK_API_KEY: required (or set HOTTASK_API_KEY_FILE to a file holding the key)' }
+  return { key }
+}
+
+const unset = (value: string | undefined): string | undefined => value === '' ? undefined : value
+
+/** The rules that span several variables, checked once the schema has passed. */
+function parseAccess (raw: RawEnv, problems: string[]) {
+  const take = <T>(parsed: Parsed<T>, fallback: T): T => {
+    if (parsed.problem !== undefined) problems.push(parsed.problem)
+    return parsed.value ?? fallback
+  }
+  const origins = take(parseOrigins(raw.CORS_ORIGINS), [])
+  const clientTokens = take(parseClientTokens(raw.CLIENT_TOKENS), [])
+  const trustProxy = take(parseTrustProxy(raw.TRUST_PROXY), false)
+  const allowed = splitList(raw.ALLOWED_SERIAL_NUMBERS)
+  if (!allowed.every((id) => SERIAL_NUMBER.test(id))) problems.push(`ALLOWED_SERIAL_NUMBERS: expected ${VARIABLES.ALLOWED_SERIAL_NUMBERS.expected}`)
+  if (raw.REQUIRE_CLIENT_TOKEN && clientTokens.length === 0) problems.push('REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS to be set')
+  const fallback = raw.DEFAULT_SERIAL_NUMBER
+  if (fallback !== undefined && allowed.length > 0 && !allowed.includes(fallback)) {
+    problems.push('DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS')
+  }
+  // In-flight requests must be able to use their whole upstream deadline while draining.
+  if (raw.SHUTDOWN_TIMEOUT_MS < raw.UPSTREAM_TIMEOUT_MS) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS')
+  if (raw.CLIENT_REQUEST_TIMEOUT_MS < raw.CLIENT_HEADERS_TIMEOUT_MS) problems.push('CLIENT_REQUEST_TIMEOUT_MS: must be at least CLIENT_HEADERS_TIMEOUT_MS')
+  return { origins, clientTokens, trustProxy, allowed: allowed.length > 0 ? allowed : undefined }
+}
+
+/** The optional next key, from its variable or its file (not both). */
+function resolveNextKey (key: string | undefined, file: string | undefined, problems: string[]): string | undefined {
+  if (key !== undefined && file !== undefined) {
+    problems.push('HOTTASK_API_KEY_NEXT, HOTTASK_API_KEY_NEXT_FILE: set one of them, not both')
+    return undefined
+  }
+  if (file === undefined) return key
+  const read = readKeyFile(file, 'HOTTASK_API_KEY_NEXT_FILE')
+  if (read.problem !== undefined) problems.push(read.problem)
+  return read.key
+}
+
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  const { raw, problems } = validate(env)
+  // A key with a bad shape is already reported by the schema; do not report it twice.
+  const keyShapeReported = problems.some((p) => p.startsWith('HOTTASK_API_KEY:'))
+  const { key, problem } = resolveKey(unset(env.HOTTASK_API_KEY), unset(env.HOTTASK_API_KEY_FILE))
+  if (problem !== undefined && !keyShapeReported) problems.push(problem)
+  if (raw === undefined) throw new ConfigError(problems)
+  const access = parseAccess(raw, problems)
+  const nextKey = resolveNextKey(raw.HOTTASK_API_KEY_NEXT, raw.HOTTASK_API_KEY_NEXT_FILE, problems)
+  if (key === undefined || problems.length > 0) throw new ConfigError(problems)
+
+  return {
+    apiKey: key,
+    apiKeyFile: raw.HOTTASK_API_KEY_FILE,
+    baseUrl: new URL(raw.HOTTASK_BASE_URL).origin,
+    host: raw.HOST,
+    port: raw.PORT,
+    logLevel: raw.LOG_LEVEL,
+    upstreamTimeoutMs: raw.UPSTREAM_TIMEOUT_MS,
+    bodyLimitBytes: raw.BODY_LIMIT_BYTES,
+    cors: { origins: access.origins, maxAgeSeconds: raw.CORS_MAX_AGE },
+    rateLimit: {
+      max: raw.RATE_LIMIT_MAX,
+      clientMax: raw.CLIENT_RATE_LIMIT_MAX,
+      windowMs: raw.RATE_LIMIT_WINDOW_MS,
+      onStoreError: raw.RATE_LIMIT_ON_STORE_ERROR
+    },
+    trustProxy: access.trustProxy,
+    redisUrl: raw.REDIS_URL,
+    clientTokens: access.clientTokens,
+    requireClientToken: raw.REQUIRE_CLIENT_TOKEN,
+    allowedSerialNumbers: access.allowed,
+    defaultSerialNumber: raw.DEFAULT_SERIAL_NUMBER,
+    server: {
+      headersTimeoutMs: raw.CLIENT_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: raw.CLIENT_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS
+    },
+    shutdown: { drainDelayMs: raw.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS },
+    nextApiKey: nextKey,
+    nextApiKeyFile: raw.HOTTASK_API_KEY_NEXT_FILE,
+    retry: {
+      retries: raw.UPSTREAM_RETRIES,
+      baseMs: raw.UPSTREAM_RETRY_BASE_MS,
+      budgetPercent: raw.UPSTREAM_RETRY_BUDGET_PERCENT,
+      budgetMin: raw.UPSTREAM_RETRY_BUDGET_MIN
+    },
+    circuit: { failureThreshold: raw.CIRCUIT_FAILURE_THRESHOLD, cooldownMs: raw.CIRCUIT_COOLDOWN_MS },
+    load: {
+      maxConcurrency: raw.UPSTREAM_MAX_CONCURRENCY,
+      queueMax: raw.UPSTREAM_QUEUE_MAX,
+      maxEventLoopDelayMs: raw.MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: raw.MAX_HEAP_USED_BYTES
+    },
+    idempotency: { ttlMs: raw.IDEMPOTENCY_TTL_MS, maxKeys: raw.IDEMPOTENCY_MAX_KEYS },
+    metrics: raw.METRICS_PORT === undefined ? undefined : { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST }
+  }
+}

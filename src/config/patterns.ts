@@ -1,0 +1,11 @@
+// The shapes of values that both the configuration and the contract check: written once
+// as JSON-schema patterns (what Ajv and the OpenAPI document take), compiled where code
+// tests them by hand.
+
+/** A chatbot id (serialNumber): 1-128 characters of A-Z a-z 0-9 _ -. */
+export const SERIAL_NUMBER_PATTERN = '^[A-Za-z0-9_-]{1,128}$'
+export const SERIAL_NUMBER = new RegExp(SERIAL_NUMBER_PATTERN)
+
+/** An API key: visible ASCII characters, no spaces. */
+export const API_KEY_PATTERN = '^[\\x21-\\x7e]+$'
+export const API_KEY = new RegExp(API_KEY_PATTERN)

@@ -1,0 +1,94 @@
+// Every environment variable the service reads: its JSON schema for Ajv and, in words,
+// what it expects for people. The README's configuration table is tested against it.
+
+import { API_KEY_PATTERN, SERIAL_NUMBER_PATTERN } from './patterns.ts'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+interface IntegerSchema { type: 'integer', minimum: number, maximum: number }
+
+// Overloads, so the type knows which integers have a default (and are never undefined).
+function integer (minimum: number, maximum: number): { schema: IntegerSchema, expected: string }
+function integer (minimum: number, maximum: number, fallback: number): { schema: IntegerSchema & { default: number }, expected: string }
+function integer (minimum: number, maximum: number, fallback?: number) {
+  return {
+    schema: { type: 'integer', minimum, maximum, ...(fallback === undefined ? {} : { default: fallback }) },
+    expected: `an integer from ${minimum} to ${maximum}`
+  }
+}
+
+const list = (expected: string) => ({ schema: { type: 'string', default: '' }, expected }) as const
+
+const apiKey = { schema: { type: 'string', pattern: API_KEY_PATTERN }, expected: 'visible ASCII characters, no spaces' } as const
+
+export const VARIABLES = {
+  HOTTASK_API_KEY: apiKey,
+  HOTTASK_API_KEY_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  // An http(s) origin: no credentials, path, query or fragment (a lone trailing slash is fine).
+  HOTTASK_BASE_URL: {
+    schema: { type: 'string', pattern: '^https?://[^/?#@\\s]+/?$', default: 'https://usapi.hottask.com' },
+    expected: 'an http(s) origin such as https://usapi.hottask.com'
+  },
+  HOST: { schema: { type: 'string', minLength: 1, default: '0.0.0.0' }, expected: 'a host name or address to listen on' },
+  PORT: integer(0, 65535, 3000),
+  LOG_LEVEL: { schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, expected: LOG_LEVELS.join(', ') },
+  UPSTREAM_TIMEOUT_MS: integer(1, 600000, 10000),
+  BODY_LIMIT_BYTES: integer(16, 1048576, 4096),
+  CORS_ORIGINS: list('comma-separated exact origins (scheme://host[:port]), `null`, or `*` alone'),
+  CORS_MAX_AGE: integer(0, 86400, 600),
+  RATE_LIMIT_MAX: integer(1, 1000000000, 30),
+  RATE_LIMIT_WINDOW_MS: integer(1000, 86400000, 60000),
+  CLIENT_RATE_LIMIT_MAX: integer(1, 1000000000, 600),
+  TRUST_PROXY: { schema: { type: 'string', default: 'false' }, expected: '`true`, `false`, a hop count, or comma-separated addresses/CIDRs' },
+  REDIS_URL: { schema: { type: 'string', pattern: '^rediss?://' }, expected: 'a redis:// or rediss:// URL' },
+  RATE_LIMIT_ON_STORE_ERROR: { schema: { type: 'string', enum: ['open', 'closed'], default: 'open' }, expected: '`open` or `closed`' },
+  CLIENT_TOKENS: list('comma-separated name:token pairs; names of A-Z a-z 0-9 . _ -, tokens of at least 16 visible characters'),
+  REQUIRE_CLIENT_TOKEN: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
+  ALLOWED_SERIAL_NUMBERS: list('comma-separated chatbot ids'),
+  CLIENT_HEADERS_TIMEOUT_MS: integer(1000, 600000, 10000),
+  CLIENT_REQUEST_TIMEOUT_MS: integer(1000, 3600000, 30000),
+  KEEP_ALIVE_TIMEOUT_MS: integer(1000, 3600000, 72000),
+  SHUTDOWN_DRAIN_DELAY_MS: integer(0, 300000, 0),
+  SHUTDOWN_TIMEOUT_MS: integer(1000, 3600000, 15000),
+  HOTTASK_API_KEY_NEXT: apiKey,
+  HOTTASK_API_KEY_NEXT_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  UPSTREAM_RETRIES: integer(0, 10, 2),
+  UPSTREAM_RETRY_BASE_MS: integer(1, 60000, 100),
+  UPSTREAM_RETRY_BUDGET_PERCENT: integer(0, 100, 20),
+  UPSTREAM_RETRY_BUDGET_MIN: integer(0, 100000, 3),
+  CIRCUIT_FAILURE_THRESHOLD: integer(1, 100000, 5),
+  CIRCUIT_COOLDOWN_MS: integer(100, 3600000, 10000),
+  UPSTREAM_MAX_CONCURRENCY: integer(1, 65536, 256),
+  UPSTREAM_QUEUE_MAX: integer(0, 1000000, 1024),
+  MAX_EVENT_LOOP_DELAY_MS: integer(0, 600000, 1000),
+  MAX_HEAP_USED_BYTES: integer(0, 1099511627776, 0),
+  IDEMPOTENCY_TTL_MS: integer(1000, 604800000, 86400000),
+  IDEMPOTENCY_MAX_KEYS: integer(1, 10000000, 10000),
+  METRICS_PORT: integer(0, 65535),
+  METRICS_HOST: { schema: { type: 'string', minLength: 1 }, expected: 'a host name or address for the metrics listener' },
+  DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
+} as const
+
+export type VariableName = keyof typeof VARIABLES
+
+export const CONFIG_VARIABLES = Object.keys(VARIABLES) as VariableName[]
+
+export const schema = {
+  type: 'object',
+  properties: Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, VARIABLES[name].schema]))
+}
+
+type Schema<K extends VariableName> = typeof VARIABLES[K]['schema']
+
+/** The value Ajv leaves for a schema: an enum's members, a number, a boolean, or a string. */
+type ValueOf<S> = S extends { enum: ReadonlyArray<infer E> } ? E
+  : S extends { type: 'integer' } ? number
+    : S extends { type: 'boolean' } ? boolean
+      : string
+
+type WithDefault = { [K in VariableName]: Schema<K> extends { default: unknown } ? K : never }[VariableName]
+
+/** The environment once the schema has checked it and filled in the defaults (derived from VARIABLES). */
+export type RawEnv =
+  & { [K in WithDefault]: ValueOf<Schema<K>> }
+  & { [K in Exclude<VariableName, WithDefault>]?: ValueOf<Schema<K>> }

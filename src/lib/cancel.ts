@@ -1,0 +1,57 @@
+// The service's one cancellation primitive, shaped like the part of AbortSignal it uses
+// — `aborted`, `reason` and abort listeners — so an AbortSignal fits wherever a
+// CancelSignal is taken. Every request creates some (its client's presence, its
+// deadline, an idempotent call shared by several clients), and AbortController on
+// Node's EventTarget made each of them, and each listener added and removed, a
+// measurable share of a request's cost. Here a listener is an array slot. No module of
+// src/ uses AbortSignal: undici is driven through its dispatch API, which takes none.
+
+export interface CancelSignal {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener: (type: 'abort', listener: () => void, options?: { once?: boolean }) => void
+  removeEventListener: (type: 'abort', listener: () => void) => void
+}
+
+/** Both ends in one object: `abort()` for the owner, the CancelSignal for everyone else. */
+export class Cancel implements CancelSignal {
+  aborted = false
+  reason: unknown = undefined
+  #listeners: Array<() => void> = []
+
+  /** Aborts once: later calls change nothing. Listeners run in the order they were added. */
+  abort (reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    const listeners = this.#listeners
+    this.#listeners = []
+    for (const listener of listeners) listener()
+  }
+
+  // A signal aborts at most once, so every listener is a `once` listener.
+  addEventListener (_type: 'abort', listener: () => void): void {
+    if (!this.aborted) this.#listeners.push(listener)
+  }
+
+  removeEventListener (_type: 'abort', listener: () => void): void {
+    const index = this.#listeners.indexOf(listener)
+    if (index >= 0) this.#listeners.splice(index, 1)
+  }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep (ms: number, signal: CancelSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort)
+  })
+}

@@ -1,0 +1,125 @@
+// @fastify/swagger settings: the OpenAPI 3.1 document served at /openapi.json and committed
+// as openapi.json, generated from the route schemas. What every route shares (X-Request-Id
+// in and out, the router's 404/405) is added here, where the app applies it to all routes.
+import swagger from '@fastify/swagger'
+import type { FastifyInstance, FastifySchema } from 'fastify'
+import { PROBLEM_MEDIA_TYPE } from '../../http/problem-schema.ts'
+import { problemType } from '../../http/errors.ts'
+
+export interface OpenApiOptions {
+  version: string
+  /** With DEFAULT_SERIAL_NUMBER, POST /sessions may come without a body. */
+  sessionBodyOptional: boolean
+}
+
+const DESCRIPTION = `Creates [hottask](https://usapi.hottask.com) chat sessions without handing callers the account's secret key.
+
+Every error is an RFC 9457 problem (\`application/problem+json\`); branch on its \`code\`. Every response carries \`X-Request-Id\`. \
+An unknown URL answers \`404\` \`NOT_FOUND\` and a documented path called with another method answers \`405\` \`METHOD_NOT_ALLOWED\` with \`Allow\` \
+(see \`components.responses\`); both are rate limited. Browsers may call from the origins the deployment lists in \`CORS_ORIGINS\`.
+
+This document describes the default configuration: with \`DEFAULT_SERIAL_NUMBER\` set, \`POST /sessions\` also accepts \`{}\` or no body.`
+
+const REQUEST_ID_IN = {
+  type: 'object',
+  properties: {
+    'X-Request-Id': {
+      type: 'string',
+      description: 'Your id for this request, echoed in the response, the logs and the upstream call when it matches `^[A-Za-z0-9._-]{1,64}$`; otherwise a fresh UUID is used.'
+    }
+  }
+} as const
+
+const REQUEST_ID_OUT = { type: 'string', required: true, description: 'The request\'s id: yours when acceptable, else a fresh UUID.' } as const
+
+const routerProblem = (code: 'NOT_FOUND' | 'METHOD_NOT_ALLOWED') => ({
+  type: 'object' as const,
+  allOf: [{ $ref: '#/components/schemas/Problem' }],
+  properties: { type: { enum: [problemType(code)] }, status: { enum: [code === 'NOT_FOUND' ? 404 : 405] }, code: { enum: [code] } }
+})
+
+const requestIdHeader = { schema: { type: 'string' }, required: true, description: REQUEST_ID_OUT.description } as const
+
+const ROUTER_RESPONSES = {
+  NotFound: {
+    description: '`NOT_FOUND`: no route matches this URL.',
+    headers: { 'X-Request-Id': requestIdHeader },
+    content: { [PROBLEM_MEDIA_TYPE]: { schema: routerProblem('NOT_FOUND') } }
+  },
+  MethodNotAllowed: {
+    description: '`METHOD_NOT_ALLOWED`: the path exists, the method does not.',
+    headers: {
+      'X-Request-Id': requestIdHeader,
+      Allow: { schema: { type: 'string' }, required: true, description: 'The methods the path accepts, e.g. `POST`.' } as const
+    },
+    content: { [PROBLEM_MEDIA_TYPE]: { schema: routerProblem('METHOD_NOT_ALLOWED') } }
+  }
+}
+
+/** Every documented operation takes and answers X-Request-Id (set in app.ts for all routes). */
+function withRequestId ({ schema, url }: { schema: FastifySchema | undefined, url: string }): { schema: FastifySchema, url: string } {
+  const documented: FastifySchema = { ...schema, headers: REQUEST_ID_IN }
+  // A route without response schemas keeps @fastify/swagger's default response.
+  if (schema?.response !== undefined) {
+    documented.response = Object.fromEntries(Object.entries(schema.response as Record<string, { headers?: object }>)
+      .map(([status, entry]) => [status, { ...entry, headers: { 'X-Request-Id': REQUEST_ID_OUT, ...entry.headers } }]))
+  }
+  return { schema: documented, url }
+}
+
+interface HeaderObject { schema?: { required?: unknown }, required?: boolean }
+interface Operation { requestBody?: { required?: boolean }, responses?: Record<string, { headers?: Record<string, HeaderObject> }> }
+interface Document { paths?: Record<string, Record<string, Operation>> }
+
+/**
+ * @fastify/swagger copies a response header's schema whole; `required` belongs to the
+ * OpenAPI header object, not to its JSON schema (where it would mean something else).
+ */
+function liftHeaderRequired (document: Document): void {
+  for (const pathItem of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(pathItem)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        for (const header of Object.values(response.headers ?? {})) {
+          if (typeof header.schema?.required !== 'boolean') continue
+          header.required = header.schema.required
+          delete header.schema.required
+        }
+      }
+    }
+  }
+}
+
+export async function registerOpenApi (app: FastifyInstance, options: OpenApiOptions): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'hottask-proxy', version: options.version, description: DESCRIPTION },
+      tags: [
+        { name: 'sessions', description: 'Chat sessions' },
+        { name: 'ops', description: 'Health and readiness for orchestrators' }
+      ],
+      components: {
+        securitySchemes: {
+          clientToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An internal client token from the deployment\'s `CLIENT_TOKENS`: optional unless it sets `REQUIRE_CLIENT_TOKEN`. Never forwarded upstream.'
+          }
+        },
+        responses: ROUTER_RESPONSES
+      }
+    },
+    // Shared schemas keep their `$id` as their component name (`Problem`), not `def-0`.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+    transform: withRequestId,
+    transformObject: (documentObject) => {
+      // Always the OpenAPI form here: this plugin configures `openapi`, never `swagger`.
+      const { openapiObject } = documentObject as Extract<typeof documentObject, { openapiObject: unknown }>
+      const document = openapiObject as Document
+      liftHeaderRequired(document)
+      const sessions = document.paths?.['/sessions']?.post
+      if (options.sessionBodyOptional && sessions?.requestBody !== undefined) sessions.requestBody.required = false
+      return openapiObject
+    }
+  })
+}

@@ -1,0 +1,30 @@
+// The one vocabulary of what the service reports: why a retry started, how an upstream
+// attempt ended, why a request was shed, which state the circuit is in, which store
+// failed. The parts that produce these events and the metrics that count them both take
+// their names from here, so a new reason is added once and every label set follows.
+import { ERRORS } from '../http/errors.ts'
+import type { ErrorCode } from '../http/errors.ts'
+
+export const RETRY_REASONS = ['not_sent', 'retry_after', 'next_key'] as const
+export type RetryReason = typeof RETRY_REASONS[number]
+
+export const OVERLOAD_REASONS = ['queue_full', 'queue_timeout', 'event_loop', 'heap'] as const
+export type OverloadReason = typeof OVERLOAD_REASONS[number]
+
+export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const
+export type CircuitState = typeof CIRCUIT_STATES[number]
+
+export const STORES = ['rate_limit', 'idempotency'] as const
+export type Store = typeof STORES[number]
+
+/** How one upstream attempt ended: a session, a client that left, or the error code it mapped to. */
+export type AttemptOutcome = 'success' | 'client_gone' | ErrorCode
+
+/** Codes that are not the outcome of an attempt: no upstream call was made. */
+const NOT_ATTEMPTS = new Set<string>(['UPSTREAM_CIRCUIT_OPEN'])
+
+/** Every attempt outcome, from the registry, so a new upstream code gets its own label without an edit here. */
+export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = [
+  'success', 'client_gone',
+  ...(Object.keys(ERRORS) as ErrorCode[]).filter((code) => (code.startsWith('UPSTREAM_') || code === 'CHATBOT_NOT_FOUND') && !NOT_ATTEMPTS.has(code))
+]

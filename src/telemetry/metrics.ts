@@ -1,0 +1,191 @@
+// The service's Prometheus metrics, owned by one object with its own registry (never the
+// global one: tests build several apps per process). Every label value comes from a fixed
+// set, and anything else is counted as `other`, so no caller can grow the series count:
+// not a URL, a serialNumber, a token, a key or an unexpected error code.
+import { STATUS_CODES } from 'node:http'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { LatencyHistogram } from './latency-histogram.ts'
+import type { Series } from './latency-histogram.ts'
+import { fingerprint } from '../lib/secrets.ts'
+import { ATTEMPT_OUTCOMES, CIRCUIT_STATES, OVERLOAD_REASONS, RETRY_REASONS, STORES } from './events.ts'
+import type { AttemptOutcome, CircuitState, OverloadReason, RetryReason, Store } from './events.ts'
+
+export const PREFIX = 'hottask_proxy_'
+/** The route label of requests no route matched (404, and 405 through the not-found handler). */
+export const NOT_FOUND_ROUTE = 'not_found'
+/** The label value of anything outside its fixed set. */
+export const OTHER = 'other'
+/** At most this many route patterns get their own label; an app has far fewer. */
+export const MAX_ROUTES = 64
+
+// Most requests are either local (health, metrics: under 5 ms) or one upstream call of
+// 100–500 ms; the tail runs to the upstream deadline (UPSTREAM_TIMEOUT_MS, 10 s default).
+export const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30]
+export const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30]
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+/** What the upstream concurrency limiter reports at scrape time (ConcurrencyLimiter fits). */
+export interface UpstreamLoad {
+  readonly active: number
+  readonly queued: number
+}
+
+// Status labels are pre-built strings, indexed by code: no String() per request.
+const STATUS_LABELS: string[] = []
+for (const code of Object.keys(STATUS_CODES)) STATUS_LABELS[Number(code)] = code
+
+/** Records one answered request of a route: its method, status and duration in milliseconds. */
+export type RequestRecorder = (method: string, statusCode: number, durationMs: number) => void
+
+const bounded = (allowed: ReadonlySet<string>, value: string): string => allowed.has(value) ? value : OTHER
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #routes = new Set([NOT_FOUND_ROUTE])
+  readonly #methods = new Set<string>(METHODS)
+  readonly #outcomes = new Set<string>(ATTEMPT_OUTCOMES)
+  readonly #retryReasons = new Set<string>(RETRY_REASONS)
+  readonly #stores = new Set<string>(STORES)
+  readonly #overloadReasons = new Set<string>(OVERLOAD_REASONS)
+
+  #load: UpstreamLoad | undefined
+  /** http_requests_total and http_request_duration_seconds. */
+  readonly #requests: LatencyHistogram
+  readonly #recorders = new Map<string, RequestRecorder>()
+  /** upstream_attempts_total and upstream_attempt_duration_seconds. */
+  readonly #attempts: LatencyHistogram
+  readonly #attemptSeries = new Map<string, Series>()
+  readonly #retries: Counter<'reason'>
+  readonly #circuit: Gauge<'state'>
+  readonly #rateLimited: Counter
+  readonly #originRefused: Counter
+  readonly #replays: Counter
+  readonly #storeErrors: Counter<'store'>
+  readonly #overload: Counter<'reason'>
+  readonly #apiKey: Gauge<'fingerprint'>
+
+  constructor () {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX })
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name: PREFIX + name, help, labelNames, registers })
+
+    this.#requests = new LatencyHistogram(this.registry,
+      { name: PREFIX + 'http_request_duration_seconds', help: 'Time from request received to response sent.' },
+      { name: PREFIX + 'http_requests_total', help: 'Requests answered, by route pattern, method and status.' },
+      REQUEST_BUCKETS)
+    this.#attempts = new LatencyHistogram(this.registry,
+      { name: PREFIX + 'upstream_attempt_duration_seconds', help: 'Duration of one upstream attempt, by outcome.' },
+      { name: PREFIX + 'upstream_attempts_total', help: 'Upstream attempts (each retry is one), by outcome: success or the error code.' },
+      UPSTREAM_BUCKETS)
+    this.#retries = counter('upstream_retries_total', 'Upstream retries started, by reason.', ['reason'])
+    this.#circuit = new Gauge({ name: PREFIX + 'circuit_state', help: 'Circuit breaker state: 1 for the current state, 0 for the others.', labelNames: ['state'], registers })
+    this.#rateLimited = counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED.')
+    this.#originRefused = counter('origin_refused_total', 'Requests refused with 403 ORIGIN_NOT_ALLOWED.')
+    this.#replays = counter('idempotent_replays_total', 'Answers replayed for a repeated Idempotency-Key, without an upstream call.')
+    this.#storeErrors = counter('store_errors_total', 'Failed operations on a shared store (Redis), by store.', ['store'])
+    this.#overload = counter('overload_refusals_total', 'Requests refused with 503 OVERLOADED, by reason.', ['reason'])
+    this.#apiKey = new Gauge({ name: PREFIX + 'api_key_info', help: 'The API key in use, named by its fingerprint.', labelNames: ['fingerprint'], registers })
+
+    const load = (name: string, help: string, read: (source: UpstreamLoad) => number): void => {
+      const gauge: Gauge = new Gauge({ name: PREFIX + name, help, registers, collect: () => { gauge.set(this.#load === undefined ? 0 : read(this.#load)) } })
+    }
+    load('upstream_concurrency', 'Requests holding an upstream concurrency slot.', (source) => source.active)
+    load('upstream_queue_length', 'Requests waiting for an upstream concurrency slot.', (source) => source.queued)
+
+    // Fixed sets start at zero, so rate() and absent() see every series from the first scrape.
+    for (const outcome of this.#outcomes) this.#attemptSeriesOf(outcome)
+    for (const reason of RETRY_REASONS) this.#retries.inc({ reason }, 0)
+    for (const store of STORES) this.#storeErrors.inc({ store }, 0)
+    for (const reason of OVERLOAD_REASONS) this.#overload.inc({ reason }, 0)
+    this.setCircuitState('closed')
+  }
+
+  /** Gives a route pattern its own label (the plugin calls this from onRoute); beyond MAX_ROUTES, `other`. */
+  allowRoute (url: string): void {
+    if (this.#routes.size < MAX_ROUTES + 1) this.#routes.add(url)
+  }
+
+  /**
+   * Records the requests of one route pattern (undefined: no route matched). A route's
+   * hook holds its recorder, so only the method and status are looked up per request.
+   */
+  requestRecorder (route: string | undefined): RequestRecorder {
+    const label = route === undefined ? NOT_FOUND_ROUTE : bounded(this.#routes, route)
+    let recorder = this.#recorders.get(label)
+    if (recorder === undefined) {
+      recorder = this.#newRecorder(label)
+      this.#recorders.set(label, recorder)
+    }
+    return recorder
+  }
+
+  recordRequest (route: string | undefined, method: string, statusCode: number, durationMs: number): void {
+    this.requestRecorder(route)(method, statusCode, durationMs)
+  }
+
+  #newRecorder (route: string): RequestRecorder {
+    const byMethod = new Map<string, Map<string, Series>>()
+    return (method, statusCode, durationMs) => {
+      const methodLabel = bounded(this.#methods, method)
+      const statusLabel = STATUS_LABELS[statusCode] ?? OTHER
+      let byStatus = byMethod.get(methodLabel)
+      if (byStatus === undefined) {
+        byStatus = new Map()
+        byMethod.set(methodLabel, byStatus)
+      }
+      let series = byStatus.get(statusLabel)
+      if (series === undefined) {
+        series = this.#requests.series({ route, method: methodLabel, status_code: statusLabel })
+        byStatus.set(statusLabel, series)
+      }
+      series.observe(durationMs / 1000)
+    }
+  }
+
+  recordUpstreamAttempt (outcome: AttemptOutcome, durationMs: number): void {
+    this.#attemptSeriesOf(outcome).observe(durationMs / 1000)
+  }
+
+  #attemptSeriesOf (outcome: string): Series {
+    const label = bounded(this.#outcomes, outcome)
+    let series = this.#attemptSeries.get(label)
+    if (series === undefined) {
+      series = this.#attempts.series({ outcome: label })
+      this.#attemptSeries.set(label, series)
+    }
+    return series
+  }
+
+  recordRetry (reason: RetryReason): void { this.#retries.inc({ reason: bounded(this.#retryReasons, reason) }) }
+  recordRateLimited (): void { this.#rateLimited.inc() }
+  recordOriginRefused (): void { this.#originRefused.inc() }
+  recordIdempotentReplay (): void { this.#replays.inc() }
+  recordStoreError (store: Store): void { this.#storeErrors.inc({ store: bounded(this.#stores, store) }) }
+  recordOverload (reason: OverloadReason): void { this.#overload.inc({ reason: bounded(this.#overloadReasons, reason) }) }
+
+  setCircuitState (state: CircuitState): void {
+    for (const each of CIRCUIT_STATES) this.#circuit.set({ state: each }, each === state ? 1 : 0)
+  }
+
+  /** Takes the key itself and keeps only its fingerprint, so no caller can label with the key. */
+  setApiKey (key: string): void {
+    this.#apiKey.reset()
+    this.#apiKey.set({ fingerprint: fingerprint(key) }, 1)
+  }
+
+  /** Where the concurrency and queue-length gauges are read at scrape time. */
+  trackUpstreamLoad (source: UpstreamLoad): void {
+    this.#load = source
+  }
+
+  get contentType (): string { return this.registry.contentType }
+
+  /** The exposition in Prometheus text format. */
+  render (): Promise<string> { return this.registry.metrics() }
+}
+
+export function createMetrics (): Metrics {
+  return new Metrics()
+}

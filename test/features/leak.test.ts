@@ -1,0 +1,81 @@
+// The key never leaks: every scenario of the simulated upstream and every refusal is
+// run at trace level; neither a log line nor any response (body or header) may hold
+// the server's key, and the client's credentials never reach the logs.
+import { test } from 'tap'
+import { ERRORS } from '../../src/http/errors.ts'
+import { postSession, setup, TEST_KEY } from '../helpers/setup.ts'
+
+const CLIENT_SECRET = 'client-bearer-token-ZXCVBNM-0987'
+const COOKIE_SECRET = 'cookie-value-QWERTY-1234'
+
+const SCENARIOS = [
+  'abc', 'sim-big-id', 'sim-echo-key', 'sim-code-400', 'sim-code-401', 'sim-code-404', 'sim-code-429-ra-3',
+  'sim-code-500', 'sim-http-401', 'sim-http-500', 'sim-http-500-code-404', 'sim-http-429', 'sim-reset', 'sim-close',
+  'sim-hang', 'sim-hang-body', 'sim-redirect', 'sim-not-json', 'sim-inconsistent', 'sim-bad-id-float', 'sim-huge'
+]
+
+test('the key appears in no log line at trace level and in no response', async (t) => {
+  const { app, logs } = await setup(t, { UPSTREAM_TIMEOUT_MS: '200', LOG_LEVEL: 'trace' })
+  const responses: string[] = []
+  const headers = { authorization: `Bearer ${CLIENT_SECRET}`, cookie: `sid=${COOKIE_SECRET}` }
+  for (const serialNumber of SCENARIOS) {
+    const res = await postSession(app, { serialNumber }, headers)
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
+  for (const [body, type] of [['{', 'application/json'], ['x', 'text/plain'], ['{"serialNumber":"a b"}', 'application/json']]) {
+    const res = await postSession(app, body, { ...headers, 'content-type': type! })
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
+  // Refusals log their code and detail on the completion line: nothing of the caller's credentials.
+  for (const origin of ['https://elsewhere.example', 'null']) {
+    const res = await postSession(app, { serialNumber: 'abc' }, { ...headers, origin })
+    t.equal(res.statusCode, 403)
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
+  const echoed = await postSession(app, { serialNumber: 'sim-echo-key' })
+  t.match(echoed.json().detail, /for key \[REDACTED\] second line/, 'the echoed key is scrubbed by value')
+
+  const everything = logs.text + responses.join('\n')
+  t.ok(logs.lines.length > SCENARIOS.length * 3, 'logs were captured')
+  t.ok(logs.entries.some((e) => e.level === 10 || e.level === 20) || logs.lines.length > 0, 'trace level active')
+  t.notOk(everything.includes(TEST_KEY), 'the key is nowhere')
+  t.notOk(logs.text.includes(CLIENT_SECRET), 'client tokens are not logged')
+  t.notOk(logs.text.includes(COOKIE_SECRET), 'cookies are not logged')
+})
+
+test('an error carrying the key is scrubbed from the logs', async (t) => {
+  const { app, logs } = await setup(t, { LOG_LEVEL: 'trace' })
+  app.log.error({ err: new Error(`failed with ${TEST_KEY}`), nested: { key: TEST_KEY } }, `message ${TEST_KEY}`)
+  t.notOk(logs.text.includes(TEST_KEY))
+  t.match(logs.text, /\[REDACTED\]/)
+})
+
+test('inbound credential headers are redacted by path when a request is logged with headers', async (t) => {
+  const { app, logs } = await setup(t, { LOG_LEVEL: 'trace' })
+  app.log.info({ req: { headers: { authorization: `Bearer ${CLIENT_SECRET}`, cookie: COOKIE_SECRET } } }, 'with headers')
+  t.notOk(logs.text.includes(CLIENT_SECRET))
+  t.notOk(logs.text.includes(COOKIE_SECRET))
+  t.ok(Object.keys(ERRORS).length > 0)
+})
+
+test('no key or token leaks through failover, client tokens, idempotency, metrics or readiness', async (t) => {
+  const refused = 'refused-leak-key-ABCDEFGH-0001'
+  const token = 'leak-client-token-QWERTYUIOP-42'
+  const { app, logs } = await setup(t, {
+    HOTTASK_API_KEY: refused, HOTTASK_API_KEY_NEXT: TEST_KEY, CLIENT_TOKENS: `svc:${token}`, LOG_LEVEL: 'trace'
+  })
+  const responses: string[] = []
+  const auth = { authorization: `Bearer ${token}` }
+  for (const [body, headers] of [
+    [{ serialNumber: 'abc' }, auth],
+    [{ serialNumber: 'sim-echo-key' }, { ...auth, 'idempotency-key': 'leak-1' }],
+    [{ serialNumber: 'sim-echo-key' }, { ...auth, 'idempotency-key': 'leak-1' }],
+    [{ serialNumber: 'abc' }, { authorization: `Bearer ${token}x` }]
+  ] as const) {
+    const res = await postSession(app, body, headers)
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
+  for (const url of ['/metrics', '/readyz', '/openapi.json']) responses.push((await app.inject({ url })).body)
+  const everything = logs.text + responses.join('\n')
+  for (const secret of [refused, TEST_KEY, token]) t.notOk(everything.includes(secret), `${secret.slice(0, 12)}… appears nowhere`)
+})

@@ -1,0 +1,186 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'tap'
+import { ConfigError, loadConfig } from '../../../src/config/config.ts'
+
+const KEY = 'cfg-secret-key-0123456789'
+
+function problemsOf (env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+test('defaults', async (t) => {
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY }), {
+    apiKey: KEY,
+    apiKeyFile: undefined,
+    baseUrl: 'https://usapi.hottask.com',
+    host: '0.0.0.0',
+    port: 3000,
+    logLevel: 'info',
+    upstreamTimeoutMs: 10000,
+    bodyLimitBytes: 4096,
+    cors: { origins: [], maxAgeSeconds: 600 },
+    rateLimit: { max: 30, clientMax: 600, windowMs: 60000, onStoreError: 'open' },
+    trustProxy: false,
+    redisUrl: undefined,
+    clientTokens: [],
+    requireClientToken: false,
+    allowedSerialNumbers: undefined,
+    defaultSerialNumber: undefined,
+    server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000 },
+    shutdown: { drainDelayMs: 0, timeoutMs: 15000 },
+    nextApiKey: undefined,
+    nextApiKeyFile: undefined,
+    retry: { retries: 2, baseMs: 100, budgetPercent: 20, budgetMin: 3 },
+    circuit: { failureThreshold: 5, cooldownMs: 10000 },
+    load: { maxConcurrency: 256, queueMax: 1024, maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 },
+    idempotency: { ttlMs: 86400000, maxKeys: 10000 },
+    metrics: undefined
+  })
+})
+
+test('values from the environment, numbers parsed, base URL normalised', async (t) => {
+  const config = loadConfig({
+    HOTTASK_API_KEY: KEY,
+    HOTTASK_BASE_URL: 'http://127.0.0.1:4010/',
+    HOST: '127.0.0.1',
+    PORT: '8080',
+    LOG_LEVEL: 'debug',
+    UPSTREAM_TIMEOUT_MS: '2500',
+    BODY_LIMIT_BYTES: '1024',
+    UNRELATED: 'ignored'
+  })
+  t.equal(config.baseUrl, 'http://127.0.0.1:4010')
+  t.equal(config.port, 8080)
+  t.equal(config.upstreamTimeoutMs, 2500)
+  t.equal(config.bodyLimitBytes, 1024)
+  t.equal(config.logLevel, 'debug')
+})
+
+test('empty values count as unset', async (t) => {
+  const config = loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_FILE: '', PORT: '' })
+  t.equal(config.port, 3000)
+})
+
+test('the key from a file, surrounding whitespace trimmed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const file = join(dir, 'key')
+  writeFileSync(file, `\n  ${KEY}  \n`)
+  const config = loadConfig({ HOTTASK_API_KEY_FILE: file })
+  t.equal(config.apiKey, KEY)
+  t.equal(config.apiKeyFile, file)
+})
+
+test('one clear problem per variable, never a value', async (t) => {
+  const problems = problemsOf({
+    HOTTASK_API_KEY: 'has a space ' + KEY,
+    PORT: '99999',
+    LOG_LEVEL: 'loud',
+    UPSTREAM_TIMEOUT_MS: 'soon',
+    BODY_LIMIT_BYTES: '1',
+    HOTTASK_BASE_URL: 'ftp://x'
+  })
+  t.equal(problems.length, 6, problems.join('\n'))
+  for (const name of ['HOTTASK_API_KEY', 'HOTTASK_BASE_URL', 'PORT', 'LOG_LEVEL', 'UPSTREAM_TIMEOUT_MS', 'BODY_LIMIT_BYTES']) {
+    t.ok(problems.some((p) => p.startsWith(`${name}: expected`)), name)
+  }
+  t.notMatch(problems.join('\n'), KEY)
+})
+
+test('the base URL must be a bare http(s) origin', async (t) => {
+  for (const url of ['ftp://x.example', 'https://x.example/chat', 'https://x.example?a=1', 'https://u:p@x.example', 'not a url']) {
+    t.same(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: url }), ['HOTTASK_BASE_URL: expected an http(s) origin such as https://usapi.hottask.com'], url)
+  }
+})
+
+test('key problems', async (t) => {
+  t.match(problemsOf({}), [/^HOTTASK_API_KEY: required/])
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_FILE: '/x' }), [/set one of them, not both/])
+  t.match(problemsOf({ HOTTASK_API_KEY_FILE: '/nonexistent/key' }), [/^HOTTASK_API_KEY_FILE: cannot read the file \(ENOENT\)/])
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const empty = join(dir, 'empty')
+  writeFileSync(empty, '  \n')
+  t.match(problemsOf({ HOTTASK_API_KEY_FILE: empty }), [/^HOTTASK_API_KEY_FILE: the file must hold one key/])
+  const twoWords = join(dir, 'two')
+  writeFileSync(twoWords, `${KEY} other`)
+  const problems = problemsOf({ HOTTASK_API_KEY_FILE: twoWords })
+  t.notMatch(problems.join('\n'), KEY)
+})
+
+test('access settings: origins, tokens, trust proxy, chatbot lists', async (t) => {
+  const config = loadConfig({
+    HOTTASK_API_KEY: KEY,
+    CORS_ORIGINS: 'https://shop.example, http://127.0.0.1:8080,null',
+    CORS_MAX_AGE: '120',
+    CLIENT_TOKENS: 'billing:billing-token-0123456789,crm:crm-token-abcdefghijkl',
+    REQUIRE_CLIENT_TOKEN: 'true',
+    CLIENT_RATE_LIMIT_MAX: '50',
+    TRUST_PROXY: '10.0.0.0/8, 192.168.1.1, ::1',
+    REDIS_URL: 'redis://:pw@127.0.0.1:6379/0',
+    RATE_LIMIT_ON_STORE_ERROR: 'closed',
+    ALLOWED_SERIAL_NUMBERS: 'bot-a,bot_b',
+    DEFAULT_SERIAL_NUMBER: 'bot-a'
+  })
+  t.same(config.cors, { origins: ['https://shop.example', 'http://127.0.0.1:8080', 'null'], maxAgeSeconds: 120 })
+  t.same(config.clientTokens, [{ name: 'billing', token: 'billing-token-0123456789' }, { name: 'crm', token: 'crm-token-abcdefghijkl' }])
+  t.equal(config.requireClientToken, true)
+  t.equal(config.rateLimit.clientMax, 50)
+  t.equal(config.rateLimit.onStoreError, 'closed')
+  t.same(config.trustProxy, ['10.0.0.0/8', '192.168.1.1', '::1'])
+  t.same(config.allowedSerialNumbers, ['bot-a', 'bot_b'])
+  t.equal(config.defaultSerialNumber, 'bot-a')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, TRUST_PROXY: '2' }).trustProxy, 2)
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY, CORS_ORIGINS: '*' }).cors.origins, ['*'])
+})
+
+test('access problems are named, tokens never printed', async (t) => {
+  const token = 'short-secret'
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ CORS_ORIGINS: 'https://shop.example/' }, /^CORS_ORIGINS: each entry must be an exact origin/],
+    [{ CORS_ORIGINS: '*,https://a.example' }, /^CORS_ORIGINS: `\*` must stand alone/],
+    [{ CORS_ORIGINS: 'shop.example' }, /^CORS_ORIGINS/],
+    [{ CLIENT_TOKENS: `svc:${token}` }, /^CLIENT_TOKENS: entry 1 must be name:token/],
+    [{ CLIENT_TOKENS: 'no-colon-here-0123456789' }, /^CLIENT_TOKENS: entry 1/],
+    [{ CLIENT_TOKENS: 'a:aaaaaaaaaaaaaaaaaaaa,a:bbbbbbbbbbbbbbbbbbbb' }, /^CLIENT_TOKENS: the name a appears twice/],
+    [{ CLIENT_TOKENS: 'a:aaaaaaaaaaaaaaaaaaaa,b:aaaaaaaaaaaaaaaaaaaa' }, /^CLIENT_TOKENS: entry 2 repeats/],
+    [{ REQUIRE_CLIENT_TOKEN: 'true' }, /^REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS/],
+    [{ REQUIRE_CLIENT_TOKEN: 'maybe' }, /^REQUIRE_CLIENT_TOKEN: expected/],
+    [{ TRUST_PROXY: 'the-lb' }, /^TRUST_PROXY: expected/],
+    [{ TRUST_PROXY: '10.0.0.0/99' }, /^TRUST_PROXY: expected/],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY: expected/],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, /^REDIS_URL: expected/],
+    [{ RATE_LIMIT_ON_STORE_ERROR: 'ajar' }, /^RATE_LIMIT_ON_STORE_ERROR: expected/],
+    [{ ALLOWED_SERIAL_NUMBERS: 'ok,not ok' }, /^ALLOWED_SERIAL_NUMBERS: expected/],
+    [{ DEFAULT_SERIAL_NUMBER: 'bot/1' }, /^DEFAULT_SERIAL_NUMBER: expected/],
+    [{ DEFAULT_SERIAL_NUMBER: 'bot-c', ALLOWED_SERIAL_NUMBERS: 'bot-a' }, /^DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS/],
+    [{ UPSTREAM_TIMEOUT_MS: '20000' }, /^SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS/],
+    [{ HOTTASK_API_KEY_NEXT: 'n', HOTTASK_API_KEY_NEXT_FILE: '/x' }, /^HOTTASK_API_KEY_NEXT, HOTTASK_API_KEY_NEXT_FILE: set one/],
+    [{ HOTTASK_API_KEY_NEXT_FILE: '/nonexistent/next' }, /^HOTTASK_API_KEY_NEXT_FILE: cannot read/],
+    [{ METRICS_PORT: 'x' }, /^METRICS_PORT: expected/],
+    [{ CLIENT_HEADERS_TIMEOUT_MS: '20000', CLIENT_REQUEST_TIMEOUT_MS: '10000' }, /^CLIENT_REQUEST_TIMEOUT_MS: must be at least/]
+  ]
+  for (const [env, expected] of cases) {
+    const problems = problemsOf({ HOTTASK_API_KEY: KEY, ...env })
+    t.match(problems, [expected], JSON.stringify(env))
+    t.notMatch(problems.join(' '), token)
+  }
+})
+
+test('failover key and metrics listener', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const next = join(dir, 'next')
+  writeFileSync(next, 'next-key-0123456789\n')
+  const config = loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_NEXT_FILE: next, METRICS_PORT: '9100', HOST: '10.0.0.5' })
+  t.equal(config.nextApiKey, 'next-key-0123456789')
+  t.same(config.metrics, { port: 9100, host: '10.0.0.5' })
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY, METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' }).metrics, { port: 9100, host: '127.0.0.1' })
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_NEXT: 'n2-0123456789' }).nextApiKey, 'n2-0123456789')
+})

@@ -1,0 +1,282 @@
+// The coordinator's semantics over the in-memory store: replay without a call, the 422
+// for a key reused for another chatbot, one call shared by concurrent duplicates, what
+// is (not) kept, scopes, clients leaving, another replica's call (two coordinators on
+// one store), and a failing store that never fails a request.
+import { test } from 'tap'
+import { ProblemError } from '../../../src/http/errors.ts'
+import { Idempotency, REPLAYED_HEADER } from '../../../src/idempotency/coordinator.ts'
+import type { IdempotencyOptions } from '../../../src/idempotency/coordinator.ts'
+import { MemoryStore } from '../../../src/idempotency/memory-store.ts'
+import type { IdempotencyStore } from '../../../src/idempotency/types.ts'
+import type { CancelSignal } from '../../../src/lib/cancel.ts'
+import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
+import { instantCalls, manualCalls, request, settle } from '../../helpers/idempotency-calls.ts'
+
+function coordinator (options: Partial<IdempotencyOptions> = {}) {
+  const seen = { replays: 0, storeErrors: [] as unknown[] }
+  const store = options.store ?? new MemoryStore({ maxKeys: 100 })
+  const idempotency = new Idempotency({
+    store,
+    ttlMs: 60_000,
+    pendingTtlMs: 5_000,
+    pollIntervalMs: 10,
+    onReplay: () => { seen.replays++ },
+    onStoreError: (error) => { seen.storeErrors.push(error) },
+    ...options
+  })
+  return { idempotency, store, seen }
+}
+
+async function caught (promise: Promise<unknown>): Promise<ProblemError> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof ProblemError) return error
+    throw error
+  }
+  throw new Error('expected a rejection')
+}
+
+test('the same key and chatbot replays the first answer without calling again', async (t) => {
+  const { idempotency, seen } = coordinator()
+  const calls = instantCalls('123456789012345678901')
+  t.same(await idempotency.run(request(calls.call)), { sessionId: '123456789012345678901', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { sessionId: '123456789012345678901', replayed: true })
+  t.equal(calls.count(), 1)
+  t.equal(seen.replays, 1)
+  t.same(await idempotency.run(request(calls.call, { key: 'key-2' })), { sessionId: '123456789012345678901', replayed: false }, 'another key calls')
+  t.equal(calls.count(), 2)
+})
+
+test('a 4xx-class answer is kept and replayed as a fresh error marked replayed', async (t) => {
+  const { idempotency, seen } = coordinator()
+  const original = new UpstreamError('CHATBOT_NOT_FOUND', { httpStatus: 200 }, 'Chatbot not found.')
+  let count = 0
+  const call = async (): Promise<string> => { count++; throw original }
+  t.equal(await caught(idempotency.run(request(call))), original, 'the first request gets the original error')
+  const replay = await caught(idempotency.run(request(call)))
+  t.not(replay, original)
+  t.match(replay, { code: 'CHATBOT_NOT_FOUND', status: 404, detail: 'Chatbot not found.' })
+  t.same(replay.headers, { [REPLAYED_HEADER]: 'true' })
+  t.equal(count, 1)
+  t.equal(seen.replays, 1)
+})
+
+test('5xx-class and unexpected failures are not kept: the client may retry', async (t) => {
+  const { idempotency, store } = coordinator()
+  const failures: unknown[] = [
+    new UpstreamError('UPSTREAM_RATE_LIMITED', { retryAfter: 7 }),
+    new UpstreamError('UPSTREAM_TIMEOUT'),
+    new ProblemError('INTERNAL_ERROR'),
+    new TypeError('a bug')
+  ]
+  for (const failure of failures) {
+    let count = 0
+    const call = async (): Promise<string> => { count++; throw failure }
+    const key = `k-${String(failure)}`
+    await t.rejects(idempotency.run(request(call, { key })), failure as Error)
+    await t.rejects(idempotency.run(request(call, { key })), failure as Error, 'called again, its own error')
+    t.equal(count, 2, `${String(failure)} not kept`)
+    t.equal(await store.get(`token%3Aweb:${key}`), undefined, 'no marker left')
+  }
+})
+
+test('the key reused for another chatbot is 422, also while the first still runs', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const first = idempotency.run(request(calls.call))
+  await calls.nth(0)
+  const whileRunning = await caught(idempotency.run(request(calls.call, { serialNumber: 'other' })))
+  t.equal(whileRunning.code, 'IDEMPOTENCY_KEY_REUSED')
+  t.equal(whileRunning.status, 422)
+  t.equal(whileRunning.headers, undefined, 'not a replay')
+  calls.list[0]?.resolve('1')
+  t.same(await first, { sessionId: '1', replayed: false }, 'the first is unaffected')
+  t.equal((await caught(idempotency.run(request(calls.call, { serialNumber: 'other' })))).code, 'IDEMPOTENCY_KEY_REUSED')
+  t.equal(calls.list.length, 1)
+})
+
+test('concurrent duplicates share the one call in flight and get its answer marked replayed', async (t) => {
+  const { idempotency, seen } = coordinator()
+  const calls = manualCalls()
+  const runs = [1, 2, 3].map(() => idempotency.run(request(calls.call)))
+  ;(await calls.nth(0)).resolve('99')
+  t.same(await Promise.all(runs), [
+    { sessionId: '99', replayed: false },
+    { sessionId: '99', replayed: true },
+    { sessionId: '99', replayed: true }
+  ])
+  t.equal(calls.list.length, 1)
+  t.equal(seen.replays, 2)
+})
+
+test('waiters get a 5xx answer too, marked replayed; it is not kept for later', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const leader = idempotency.run(request(calls.call))
+  const waiter = idempotency.run(request(calls.call))
+  const failure = new UpstreamError('UPSTREAM_RATE_LIMITED', { retryAfter: 9 })
+  ;(await calls.nth(0)).reject(failure)
+  t.equal(await caught(leader), failure)
+  const shared = await caught(waiter)
+  t.equal(shared.code, 'UPSTREAM_RATE_LIMITED')
+  t.same(shared.headers, { 'retry-after': '9', [REPLAYED_HEADER]: 'true' })
+  const retry = idempotency.run(request(calls.call))
+  ;(await calls.nth(1)).resolve('5')
+  t.same(await retry, { sessionId: '5', replayed: false }, 'a later request calls again')
+})
+
+test('an unexpected error reaches every participant as it is', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const runs = [idempotency.run(request(calls.call)), idempotency.run(request(calls.call))]
+  const bug = new TypeError('bug')
+  ;(await calls.nth(0)).reject(bug)
+  for (const run of runs) await t.rejects(run, bug)
+})
+
+test('scopes are isolated: two clients with the same key never share', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = instantCalls()
+  t.same(await idempotency.run(request(calls.call, { scope: 'token:web' })), { sessionId: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call, { scope: 'ip:10.0.0.1' })), { sessionId: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call, { scope: 'ip:10.0.0.2', serialNumber: 'other' })), { sessionId: '42', replayed: false }, 'no 422 across scopes')
+  t.equal(calls.count(), 3)
+})
+
+test('the leader leaving does not abort the call its waiters share', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const leaderClient = new AbortController()
+  const leader = idempotency.run(request(calls.call, { clientSignal: leaderClient.signal }))
+  const waiter = idempotency.run(request(calls.call))
+  const shared = await calls.nth(0)
+  leaderClient.abort()
+  await settle()
+  t.notOk(shared.signal.aborted)
+  shared.resolve('7')
+  t.same(await waiter, { sessionId: '7', replayed: true })
+  t.same(await leader, { sessionId: '7', replayed: false })
+})
+
+test('the call is aborted once every participant has left, and nothing is kept', async (t) => {
+  const { idempotency, store } = coordinator()
+  const calls = manualCalls()
+  const clients = [new AbortController(), new AbortController()]
+  const runs = clients.map((client) => idempotency.run(request(calls.call, { clientSignal: client.signal })))
+  const shared = await calls.nth(0)
+  shared.signal.addEventListener('abort', () => shared.reject(shared.signal.reason))
+  const gone = new Error('client gone')
+  clients[1]?.abort()
+  await settle()
+  t.notOk(shared.signal.aborted, 'one is still there')
+  clients[0]?.abort(gone)
+  t.ok(shared.signal.aborted)
+  t.equal(shared.signal.reason, gone, 'the last client\'s reason')
+  for (const run of runs) await t.rejects(run, gone)
+  t.equal(await store.get('token%3Aweb:key-1'), undefined)
+})
+
+test('a request whose client has already left calls with an aborted signal', async (t) => {
+  const { idempotency } = coordinator()
+  const client = new AbortController()
+  client.abort()
+  let signal: CancelSignal | undefined
+  const call = async (given: CancelSignal): Promise<string> => { signal = given; throw given.reason }
+  await t.rejects(idempotency.run(request(call, { clientSignal: client.signal })))
+  t.equal(signal?.aborted, true)
+})
+
+test('a duplicate arriving while an abandoned call winds down starts afresh', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const client = new AbortController()
+  const abandoned = idempotency.run(request(calls.call, { clientSignal: client.signal }))
+  const first = await calls.nth(0)
+  client.abort()
+  const retry = idempotency.run(request(calls.call))
+  await settle()
+  t.equal(calls.list.length, 1, 'waits for the abandoned call to settle')
+  first.reject(first.signal.reason)
+  await t.rejects(abandoned)
+  ;(await calls.nth(1)).resolve('8')
+  t.same(await retry, { sessionId: '8', replayed: false })
+})
+
+test('another replica\'s call: waited for, then replayed; a 422 while it runs', async (t) => {
+  const store = new MemoryStore({ maxKeys: 100 })
+  const a = coordinator({ store })
+  const b = coordinator({ store })
+  const calls = manualCalls()
+  const onA = a.idempotency.run(request(calls.call))
+  await calls.nth(0)
+  const onB = b.idempotency.run(request(calls.call))
+  t.equal((await caught(b.idempotency.run(request(calls.call, { serialNumber: 'other' })))).code, 'IDEMPOTENCY_KEY_REUSED')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  calls.list[0]?.resolve('11')
+  t.same(await onA, { sessionId: '11', replayed: false })
+  t.same(await onB, { sessionId: '11', replayed: true })
+  t.equal(calls.list.length, 1)
+  t.equal(b.seen.replays, 1)
+})
+
+test('another replica\'s call that keeps nothing: the waiter calls itself', async (t) => {
+  const store = new MemoryStore({ maxKeys: 100 })
+  const a = coordinator({ store })
+  const b = coordinator({ store })
+  const calls = manualCalls()
+  const onA = a.idempotency.run(request(calls.call))
+  const first = await calls.nth(0)
+  const onB = b.idempotency.run(request(calls.call))
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  first.reject(new UpstreamError('UPSTREAM_UNAVAILABLE'))
+  await t.rejects(onA, { code: 'UPSTREAM_UNAVAILABLE' })
+  ;(await calls.nth(1)).resolve('12')
+  t.same(await onB, { sessionId: '12', replayed: false })
+})
+
+test('waiting on another replica ends at the waiter\'s deadline with a 504', async (t) => {
+  const store = new MemoryStore({ maxKeys: 100 })
+  const { idempotency } = coordinator({ store })
+  await store.begin('token%3Aweb:key-1', 'abc', 60_000) // a replica that died mid-call
+  const calls = instantCalls()
+  const started = Date.now()
+  const error = await caught(idempotency.run(request(calls.call, { deadlineAt: Date.now() + 100 })))
+  t.match(error, { code: 'UPSTREAM_TIMEOUT', status: 504 })
+  t.ok(Date.now() - started < 1000)
+  t.equal(calls.count(), 0)
+})
+
+test('a failing store never fails a request: served without the key, error reported', async (t) => {
+  const broken = new Error('store down')
+  const store: IdempotencyStore = {
+    begin: async () => { throw broken },
+    get: async () => { throw broken },
+    complete: async () => { throw broken },
+    abandon: async () => { throw broken }
+  }
+  const { idempotency, seen } = coordinator({ store })
+  const calls = instantCalls()
+  t.same(await idempotency.run(request(calls.call)), { sessionId: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { sessionId: '42', replayed: false })
+  t.equal(calls.count(), 2)
+  t.same(seen.storeErrors, [broken, broken])
+})
+
+test('a store that fails after the claim: the answer is still given, the error reported', async (t) => {
+  const memory = new MemoryStore({ maxKeys: 10 })
+  const broken = new Error('lost')
+  const store: IdempotencyStore = {
+    begin: (id, serialNumber, ttlMs) => memory.begin(id, serialNumber, ttlMs),
+    get: async () => { throw broken },
+    complete: async () => { throw broken },
+    abandon: async () => { throw broken }
+  }
+  const { idempotency, seen } = coordinator({ store })
+  t.same(await idempotency.run(request(instantCalls().call)), { sessionId: '42', replayed: false })
+  t.same(seen.storeErrors, [broken])
+  // The marker stays pending; a waiter whose polling fails is served directly.
+  const b = coordinator({ store })
+  t.same(await b.idempotency.run(request(instantCalls('43').call)), { sessionId: '43', replayed: false })
+  t.same(b.seen.storeErrors, [broken])
+})

@@ -1,0 +1,113 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'tap'
+import { request } from 'undici'
+import { startSimulator } from '../../simulator/server.ts'
+import { TEST_KEY } from '../helpers/setup.ts'
+import { runServer, startServer } from '../helpers/proxy-process.ts'
+
+test('invalid configuration: exit 1 before listening, one line per problem, no secret', async (t) => {
+  const run = runServer({ HOTTASK_API_KEY: `two words ${TEST_KEY}`, PORT: 'eighty', HOTTASK_BASE_URL: 'https://x.example/path' })
+  t.equal(await run.exited, 1)
+  const output = run.output()
+  t.match(output, /HOTTASK_API_KEY: expected/)
+  t.match(output, /PORT: expected an integer/)
+  t.match(output, /HOTTASK_BASE_URL: expected/)
+  t.notMatch(output, TEST_KEY)
+  t.notMatch(output, /listening/)
+})
+
+test('a missing key is a configuration error', async (t) => {
+  const run = runServer({})
+  t.equal(await run.exited, 1)
+  t.match(run.output(), /HOTTASK_API_KEY: required/)
+})
+
+test('reads ./.env, and the environment wins over it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'proxy-env-'))
+  writeFileSync(join(dir, '.env'), `HOTTASK_API_KEY=${TEST_KEY}\nLOG_LEVEL=not-a-level\n`)
+  const bad = runServer({}, dir)
+  t.equal(await bad.exited, 1)
+  t.match(bad.output(), /LOG_LEVEL: expected/, 'the .env value was read')
+
+  const good = await startServer({ LOG_LEVEL: 'info' }, dir)
+  const res = await request(`${good.url}/healthz`)
+  t.equal(res.statusCode, 200)
+  await res.body.dump()
+  good.child.kill('SIGTERM')
+  t.equal(await good.exited, 0)
+})
+
+test('SIGTERM: readiness drops, the in-flight request completes, exit 0', async (t) => {
+  const upstream = await startSimulator({ key: TEST_KEY })
+  t.teardown(() => upstream.close())
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: upstream.url })
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+
+  const inFlight = request(`${proxy.url}/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ serialNumber: 'sim-slow-700' })
+  })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  proxy.child.kill('SIGTERM')
+  const res = await inFlight
+  t.equal(res.statusCode, 201)
+  t.match(await res.body.json(), { sessionId: Number })
+  t.equal(await proxy.exited, 0)
+  t.match(proxy.output(), /shutting down/)
+  t.match(proxy.output(), /shut down cleanly/)
+  t.notMatch(proxy.output(), TEST_KEY)
+})
+
+test('a second signal exits at once with status 1', async (t) => {
+  const upstream = await startSimulator({ key: TEST_KEY })
+  t.teardown(() => upstream.close())
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: upstream.url })
+  const inFlight = request(`${proxy.url}/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ serialNumber: 'sim-hang' })
+  }).catch(() => undefined)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  proxy.child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  proxy.child.kill('SIGINT')
+  t.equal(await proxy.exited, 1)
+  await inFlight
+})
+
+test('drain delay: not ready at once, still serving, then closes', async (t) => {
+  const upstream = await startSimulator({ key: TEST_KEY })
+  t.teardown(() => upstream.close())
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: upstream.url, SHUTDOWN_DRAIN_DELAY_MS: '1500' })
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+  proxy.child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const readyz = await request(`${proxy.url}/readyz`)
+  t.equal(readyz.statusCode, 503)
+  t.match(await readyz.body.json(), { checks: { shutdown: 'failing' } })
+  const res = await request(`${proxy.url}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"serialNumber":"abc"}' })
+  t.equal(res.statusCode, 201, 'new requests are still served during the drain delay')
+  await res.body.dump()
+  t.equal(await proxy.exited, 0)
+})
+
+test('a request still running at SHUTDOWN_TIMEOUT_MS: exit 1', async (t) => {
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, UPSTREAM_TIMEOUT_MS: '1000', SHUTDOWN_TIMEOUT_MS: '1000' })
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+  // A client that never finishes sending its body keeps its request in flight.
+  const { port } = new URL(proxy.url)
+  const socket = connect(Number(port), '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write('POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"serial')
+  t.teardown(() => socket.destroy())
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const started = Date.now()
+  proxy.child.kill('SIGTERM')
+  t.equal(await proxy.exited, 1)
+  t.ok(Date.now() - started >= 900, 'waited for the shutdown timeout')
+  t.match(proxy.output(), /shutdown timed out/)
+})

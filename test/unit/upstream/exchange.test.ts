@@ -1,0 +1,102 @@
+// exchange(): one request through undici's dispatch API, against a real loopback server.
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'tap'
+import type { Test } from 'tap'
+import { Pool } from 'undici'
+import { exchange } from '../../../src/upstream/exchange.ts'
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+async function serve (t: Test, handler: Handler): Promise<{ pool: Pool, connections: () => number }> {
+  let connections = 0
+  const server = createServer(handler)
+  server.on('connection', () => { connections++ })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const pool = new Pool(origin, { connections: 1 })
+  t.teardown(async () => {
+    await pool.destroy()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return { pool, connections: () => connections }
+}
+
+const send = (pool: Pool, signal = new AbortController().signal, maxBodyBytes = 1024) =>
+  exchange(pool, { origin: 'http://unused', path: '/x', headers: { 'x-test': '1' }, body: '{"a":1}', maxBodyBytes }, signal)
+
+test('the whole answer: status, headers and body, over one kept-alive connection', async (t) => {
+  const { pool, connections } = await serve(t, (req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => { body += chunk.toString() })
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-seen': `${req.method} ${req.headers['x-test']} ${body}` })
+      // Two chunks without a length: the body is put back together.
+      res.write('{"Data":')
+      res.end('1}')
+    })
+  })
+  for (let i = 0; i < 3; i++) {
+    const answer = await send(pool)
+    t.equal(answer.status, 200)
+    t.equal(answer.headers['x-seen'], 'POST 1 {"a":1}')
+    t.equal(answer.body, '{"Data":1}')
+  }
+  t.equal(connections(), 1)
+})
+
+test('a body over the limit is not read: by its length, or as it streams', async (t) => {
+  const { pool } = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': '5000' })
+    res.end('y'.repeat(5000))
+  })
+  t.equal((await send(pool)).body, undefined)
+
+  const streamed = await serve(t, (_req, res) => {
+    res.writeHead(200)
+    res.write('z'.repeat(800))
+    setTimeout(() => res.end('z'.repeat(800)), 20)
+  })
+  const answer = await send(streamed.pool)
+  t.equal(answer.status, 200)
+  t.equal(answer.body, undefined)
+})
+
+test('a redirect is answered with an empty body and the connection is kept', async (t) => {
+  const { pool, connections } = await serve(t, (_req, res) => {
+    res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere', 'content-length': '9' })
+    res.end('go there!')
+  })
+  t.same(await send(pool).then((a) => [a.status, a.body]), [302, ''])
+  t.same(await send(pool).then((a) => [a.status, a.body]), [302, ''])
+  t.equal(connections(), 1, 'never followed, socket reused')
+})
+
+test('an abort rejects with the signal\'s reason at once, even before a connection is free', async (t) => {
+  const { pool } = await serve(t, () => { /* never answers */ })
+  const first = new AbortController()
+  const busy = send(pool, first.signal)
+  // The pool has one connection, held by `busy`: this one waits in undici's queue.
+  const queued = new AbortController()
+  const waiting = send(pool, queued.signal)
+  const reason = new Error('client left')
+  const started = performance.now()
+  queued.abort(reason)
+  await t.rejects(waiting, reason)
+  t.ok(performance.now() - started < 100, 'without waiting for the connection')
+
+  first.abort(new Error('deadline'))
+  await t.rejects(busy, { message: 'deadline' }, 'in flight too')
+  const already = AbortSignal.abort(new Error('gone'))
+  await t.rejects(send(pool, already), { message: 'gone' }, 'an aborted signal never dispatches')
+})
+
+test('network failures reject with undici\'s error', async (t) => {
+  const { pool } = await serve(t, (req) => { req.socket.destroy() })
+  await t.rejects(send(pool), { code: 'UND_ERR_SOCKET' })
+  const refused = new Pool('http://127.0.0.1:1')
+  t.teardown(() => refused.destroy())
+  await t.rejects(send(refused), { code: 'ECONNREFUSED' })
+})
