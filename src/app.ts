@@ -154,7 +154,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     onLimited: () => { metrics.recordRateLimited() }
   })
   app.addSchema(PROBLEM_SCHEMA)
-  await registerOpenApi(app, { version: VERSION, sessionBodyOptional: config.defaultSerialNumber !== undefined })
+  await registerOpenApi(app, { version: VERSION, license: packageJson.license, sessionBodyOptional: config.defaultSerialNumber !== undefined })
   notFoundRoutes(app, routeMethods, app.rateLimit())
   healthRoutes(app, readiness)
   openApiRoutes(app)

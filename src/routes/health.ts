@@ -33,6 +33,9 @@ const HEALTH_SCHEMA = {
   operationId: 'getHealth',
   tags: ['ops'],
   summary: 'Liveness: 200 while the process is up',
+  description: 'For liveness probes. Never shed, never rate limited, and it checks nothing beyond the process itself, so a failing dependency never gets a healthy process restarted.',
+  // Open to every caller: orchestrators hold no client token.
+  security: [],
   response: {
     200: {
       description: 'The process is up.',
@@ -50,6 +53,8 @@ const READINESS_SCHEMA = {
   operationId: 'getReadiness',
   tags: ['ops'],
   summary: 'Readiness: 200 while this instance should receive traffic',
+  description: 'For readiness probes and load balancers: 503 from the moment shutdown begins (so traffic drains before the listener closes) and while a required dependency (Redis, when configured) is unreachable. Never shed, never rate limited.',
+  security: [],
   response: {
     200: { description: 'Serving.', headers: NO_STORE, content: { 'application/json': { schema: readinessBody('ready') } } },
     503: { description: 'Shutting down, or a required dependency is failing.', headers: NO_STORE, content: { 'application/json': { schema: readinessBody('not ready') } } }

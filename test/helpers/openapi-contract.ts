@@ -1,5 +1,6 @@
 // Checks real responses against the OpenAPI document: the status must be documented for
-// the operation (or, for unknown URLs and methods, be the router's documented 404/405),
+// the operation (or, for unknown URLs and methods, be the router's 404/405, which the
+// document describes in words in `info.description`: a Problem of that code),
 // the media type listed, the body valid against the documented schema (Ajv 2020, the
 // dialect of OpenAPI 3.1) and every documented header present when required and valid.
 import { Ajv2020 } from 'ajv/dist/2020.js'
@@ -11,11 +12,28 @@ interface ResponseObject { headers?: Record<string, HeaderObject>, content?: Rec
 interface Operation { responses: Record<string, ResponseObject> }
 export interface OpenApiDocument {
   paths: Record<string, Record<string, Operation>>
-  components: { schemas: Record<string, object>, responses: Record<string, ResponseObject> }
+  components: { schemas: Record<string, object> }
   [key: string]: unknown
 }
 
 const DOCUMENT_ID = 'urn:hottask-proxy:openapi'
+
+const requestIdHeader: HeaderObject = { schema: { type: 'string' }, required: true }
+
+/** A Problem of one code, as `info.description` describes the router's answers. */
+const routerAnswer = (code: string, status: number, headers: Record<string, HeaderObject> = {}): ResponseObject => ({
+  headers: { 'X-Request-Id': requestIdHeader, ...headers },
+  content: {
+    'application/problem+json': {
+      schema: { type: 'object', allOf: [{ $ref: '#/components/schemas/Problem' }], properties: { code: { const: code }, status: { const: status } } }
+    }
+  }
+})
+
+const ROUTER: Record<string, ResponseObject> = {
+  NotFound: routerAnswer('NOT_FOUND', 404),
+  MethodNotAllowed: routerAnswer('METHOD_NOT_ALLOWED', 405, { Allow: { schema: { type: 'string' }, required: true } })
+}
 
 const pointer = (...parts: string[]): string => '#/' + parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')
 
@@ -29,8 +47,8 @@ export class Contract {
   constructor (document: OpenApiDocument) {
     this.document = document
     // Component refs (`#/components/schemas/Problem`) resolve inside this one schema resource.
-    this.#bodies.addKeyword('components').addKeyword('paths')
-    this.#bodies.addSchema({ $id: DOCUMENT_ID, components: document.components, paths: document.paths })
+    this.#bodies.addKeyword('components').addKeyword('paths').addKeyword('router')
+    this.#bodies.addSchema({ $id: DOCUMENT_ID, components: document.components, paths: document.paths, router: ROUTER })
   }
 
   /** The documented response and its JSON pointer for a request's path, method and status. */
@@ -42,7 +60,7 @@ export class Contract {
     }
     const shared = this.document.paths[path] === undefined ? (status === 404 ? 'NotFound' : undefined) : (status === 405 ? 'MethodNotAllowed' : undefined)
     if (shared === undefined) return undefined
-    return { response: this.document.components.responses[shared]!, at: ['components', 'responses', shared] }
+    return { response: ROUTER[shared]!, at: ['router', shared] }
   }
 
   /** Every way the response departs from the document (none when it conforms). */

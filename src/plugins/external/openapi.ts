@@ -1,13 +1,14 @@
 // @fastify/swagger settings: the OpenAPI 3.1 document served at /openapi.json and committed
 // as openapi.json, generated from the route schemas. What every route shares (X-Request-Id
-// in and out, the router's 404/405) is added here, where the app applies it to all routes.
+// in and out) is added here, where the app applies it to all routes. `npm test` runs
+// redocly's and spectral's recommended rules over the committed document.
 import swagger from '@fastify/swagger'
 import type { FastifyInstance, FastifySchema } from 'fastify'
-import { PROBLEM_MEDIA_TYPE } from '../../http/problem-schema.ts'
-import { problemType } from '../../http/errors.ts'
 
 export interface OpenApiOptions {
   version: string
+  /** package.json's license, named in the document's `info`. */
+  license: string
   /** With DEFAULT_SERIAL_NUMBER, POST /sessions may come without a body. */
   sessionBodyOptional: boolean
 }
@@ -15,8 +16,8 @@ export interface OpenApiOptions {
 const DESCRIPTION = `Creates [hottask](https://usapi.hottask.com) chat sessions without handing callers the account's secret key.
 
 Every error is an RFC 9457 problem (\`application/problem+json\`); branch on its \`code\`. Every response carries \`X-Request-Id\`. \
-An unknown URL answers \`404\` \`NOT_FOUND\` and a documented path called with another method answers \`405\` \`METHOD_NOT_ALLOWED\` with \`Allow\` \
-(see \`components.responses\`); both are rate limited. Browsers may call from the origins the deployment lists in \`CORS_ORIGINS\`.
+An unknown URL answers \`404\` with code \`NOT_FOUND\`, and a documented path called with another method answers \`405\` with code \`METHOD_NOT_ALLOWED\` \
+and an \`Allow\` header; both are \`Problem\` bodies, carry \`X-Request-Id\`, and are rate limited. Browsers may call from the origins the deployment lists in \`CORS_ORIGINS\`.
 
 This document describes the default configuration: with \`DEFAULT_SERIAL_NUMBER\` set, \`POST /sessions\` also accepts \`{}\` or no body.`
 
@@ -31,30 +32,6 @@ const REQUEST_ID_IN = {
 } as const
 
 const REQUEST_ID_OUT = { type: 'string', required: true, description: 'The request\'s id: yours when acceptable, else a fresh UUID.' } as const
-
-const routerProblem = (code: 'NOT_FOUND' | 'METHOD_NOT_ALLOWED') => ({
-  type: 'object' as const,
-  allOf: [{ $ref: '#/components/schemas/Problem' }],
-  properties: { type: { enum: [problemType(code)] }, status: { enum: [code === 'NOT_FOUND' ? 404 : 405] }, code: { enum: [code] } }
-})
-
-const requestIdHeader = { schema: { type: 'string' }, required: true, description: REQUEST_ID_OUT.description } as const
-
-const ROUTER_RESPONSES = {
-  NotFound: {
-    description: '`NOT_FOUND`: no route matches this URL.',
-    headers: { 'X-Request-Id': requestIdHeader },
-    content: { [PROBLEM_MEDIA_TYPE]: { schema: routerProblem('NOT_FOUND') } }
-  },
-  MethodNotAllowed: {
-    description: '`METHOD_NOT_ALLOWED`: the path exists, the method does not.',
-    headers: {
-      'X-Request-Id': requestIdHeader,
-      Allow: { schema: { type: 'string' }, required: true, description: 'The methods the path accepts, e.g. `POST`.' } as const
-    },
-    content: { [PROBLEM_MEDIA_TYPE]: { schema: routerProblem('METHOD_NOT_ALLOWED') } }
-  }
-}
 
 /** Every documented operation takes and answers X-Request-Id (set in app.ts for all routes). */
 function withRequestId ({ schema, url }: { schema: FastifySchema | undefined, url: string }): { schema: FastifySchema, url: string } {
@@ -93,7 +70,17 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'hottask-proxy', version: options.version, description: DESCRIPTION },
+      info: {
+        title: 'hottask-proxy',
+        version: options.version,
+        description: DESCRIPTION,
+        // The proxy is self-hosted: whoever runs it answers for it.
+        contact: { name: 'The team that operates this deployment of hottask-proxy' },
+        // npm's UNLICENSED (no licence granted) is no SPDX id; SPDX names such terms LicenseRef-….
+        license: { name: options.license, identifier: options.license === 'UNLICENSED' ? 'LicenseRef-Proprietary' : options.license }
+      },
+      // Relative: the proxy serves this document itself, so its own origin is the server.
+      servers: [{ url: '/', description: 'The proxy that serves this document.' }],
       tags: [
         { name: 'sessions', description: 'Chat sessions' },
         { name: 'ops', description: 'Health and readiness for orchestrators' }
@@ -105,8 +92,7 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
             scheme: 'bearer',
             description: 'An internal client token from the deployment\'s `CLIENT_TOKENS`: optional unless it sets `REQUIRE_CLIENT_TOKEN`. Never forwarded upstream.'
           }
-        },
-        responses: ROUTER_RESPONSES
+        }
       }
     },
     // Shared schemas keep their `$id` as their component name (`Problem`), not `def-0`.
