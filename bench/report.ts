@@ -1,5 +1,5 @@
 // The figures as text: one table per scenario (absolute numbers next to ratios), the
-// issue's targets with what was measured, and the same tables as Markdown for the README.
+// issue's targets with what was measured, and the same tables as Markdown for docs/performance.md.
 import type { Machine } from './machine.ts'
 import { machineLine } from './machine.ts'
 import { FIXED_RATE, OVERHEAD_CONNECTIONS, SLOW_IDEAL_RPS } from './scenarios.ts'

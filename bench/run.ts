@@ -1,7 +1,7 @@
 // `npm run bench`: issue 6's benchmark. Starts the simulated upstreams, two reference
 // proxies and our proxy as real processes, warms each up, then runs the four scenarios
 // in interleaved rounds (the target order rotates every round) and prints medians with
-// ratios to the baselines, the issue's targets, and a Markdown block for the README.
+// ratios to the baselines, the issue's targets, and a Markdown block for docs/performance.md.
 // The JSON with every run goes to bench/results/<timestamp>.json.
 //
 // Env: ROUNDS (3), DURATION seconds per run (5), WARMUP seconds (2), BENCH_QUICK=1
@@ -120,7 +120,7 @@ async function main (): Promise<void> {
     const file = `${RESULTS}${stamp}.json`
     writeFileSync(file, JSON.stringify({ machine: host, options, summaries, goals, runs: records }, null, 2) + '\n')
     process.stdout.write(`\n${textReport(host, settings, summaries, goals)}\n\nresults: ${file}\n`)
-    process.stdout.write(`\nMarkdown for the README:\n\n${markdownReport(host, settings, summaries)}\n`)
+    process.stdout.write(`\nMarkdown for docs/performance.md:\n\n${markdownReport(host, settings, summaries)}\n`)
   } finally {
     await fleet.stop()
   }

@@ -55,7 +55,7 @@ proxy.stdout.on('data', (chunk: Buffer) => {
       `  ${page}&chatbot=sim-http-429-ra-30   (a refusal with Retry-After)`,
       'Create a session:',
       `  curl -i -X POST ${base}/sessions -H 'content-type: application/json' -d '{"serialNumber":"3254a9d0424c4806b9ea3d0763ccf123"}'`,
-      'See a mapped upstream failure (any scenario from the README):',
+      'See a mapped upstream failure (any scenario of docs/simulator.md):',
       `  curl -i -X POST ${base}/sessions -H 'content-type: application/json' -d '{"serialNumber":"sim-code-404"}'`,
       'Press Ctrl+C to stop.',
       ''
