@@ -34,6 +34,10 @@ export interface Simulator {
   requests: RecordedRequest[]
   /** Requests received since start or reset. */
   count: () => number
+  /** Resolves once `count()` has reached `n`: tests wait for a request to arrive instead of sleeping. */
+  received: (n: number) => Promise<void>
+  /** From now on accept only these keys (a key revoked upstream while the proxy runs). */
+  acceptKeys: (keys: string[]) => void
   stats: () => { requests: number, openConnections: number, peakConnections: number }
   reset: () => void
   close: () => Promise<void>
@@ -72,6 +76,7 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
   const failuresSeen = new Map<string, number>()
   const sockets = new Set<Socket>()
   let total = 0
+  const waiting: Array<{ n: number, resolve: () => void }> = []
   let peak = 0
   let nextSessionId = 100001
 
@@ -127,6 +132,10 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     const body = await readBody(req)
     if (req.url?.startsWith('/__sim/')) return control(req, res)
     total++
+    for (const waiter of waiting.filter((w) => w.n <= total)) {
+      waiting.splice(waiting.indexOf(waiter), 1)
+      waiter.resolve()
+    }
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
     if (requests.length > KEPT_REQUESTS) requests.shift()
 
@@ -172,6 +181,11 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     port,
     requests,
     count: () => total,
+    acceptKeys: (accepted) => {
+      keys.clear()
+      for (const key of accepted) keys.add(key)
+    },
+    received: (n) => n <= total ? Promise.resolve() : new Promise((resolve) => { waiting.push({ n, resolve }) }),
     stats: () => ({ requests: total, openConnections: sockets.size, peakConnections: peak }),
     reset: () => {
       total = 0

@@ -46,6 +46,8 @@ export interface AppDeps {
   metrics?: Metrics
   /** Watch the key files for changes (the server does; most tests need not). */
   watchKeyFiles?: boolean
+  /** The clock of cooldowns, windows and expiries (default Date.now; tests move one by hand). */
+  now?: () => number
 }
 
 declare module 'fastify' {
@@ -112,7 +114,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     log: app.log,
     userAgent: `hottask-proxy/${VERSION}`,
     observer,
-    dispatcher: deps.dispatcher
+    dispatcher: deps.dispatcher,
+    now: deps.now
   })
   metrics.trackUpstreamLoad(upstream.limiter)
   if (deps.watchKeyFiles === true) upstream.keyFiles.watch()
@@ -158,7 +161,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   notFoundRoutes(app, routeMethods, app.rateLimit())
   healthRoutes(app, readiness)
   openApiRoutes(app)
-  const idempotency = buildIdempotency(config, redis, metrics, app.log)
+  const idempotency = buildIdempotency(config, redis, metrics, app.log, deps.now)
   const guards = [clientTokenGuard(config.clientTokens, config.requireClientToken), originGuard(config.cors.origins)]
     .filter((guard): guard is onRequestHookHandler => guard !== undefined)
   sessionRoutes(app, {

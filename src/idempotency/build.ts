@@ -11,9 +11,10 @@ import { RedisStore } from './redis-store.ts'
 /** How long a replica that dies mid-call leaves its pending marker beyond the deadline. */
 const PENDING_MARGIN_MS = 5000
 
-export function buildIdempotency (config: Config, redis: Redis | undefined, metrics: Metrics, log: FastifyBaseLogger): Idempotency {
+/** `now` is the in-memory store's clock (tests move it by hand); Redis keeps its own time. */
+export function buildIdempotency (config: Config, redis: Redis | undefined, metrics: Metrics, log: FastifyBaseLogger, now?: () => number): Idempotency {
   return new Idempotency({
-    store: redis === undefined ? new MemoryStore({ maxKeys: config.idempotency.maxKeys }) : new RedisStore(redis),
+    store: redis === undefined ? new MemoryStore({ maxKeys: config.idempotency.maxKeys, now }) : new RedisStore(redis),
     ttlMs: config.idempotency.ttlMs,
     pendingTtlMs: config.upstreamTimeoutMs + PENDING_MARGIN_MS,
     onReplay: () => metrics.recordIdempotentReplay(),

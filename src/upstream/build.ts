@@ -34,6 +34,8 @@ export interface UpstreamDeps {
   userAgent: string
   observer: UpstreamObserver
   dispatcher?: Dispatcher
+  /** The clock of the circuit's cooldown and the retry budget's window (tests move it by hand). */
+  now?: () => number
 }
 
 export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamParts {
@@ -44,6 +46,7 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
   const circuit = new CircuitBreaker({
     threshold: config.circuit.failureThreshold,
     cooldownMs: config.circuit.cooldownMs,
+    now: deps.now,
     onChange: (state, previous) => {
       log.warn({ state, previous }, 'upstream circuit state changed')
       observer.circuit(state)
@@ -65,7 +68,7 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
     keys,
     circuit,
     limiter,
-    budget: new RetryBudget({ percent: config.retry.budgetPercent, minPerWindow: config.retry.budgetMin }),
+    budget: new RetryBudget({ percent: config.retry.budgetPercent, minPerWindow: config.retry.budgetMin, now: deps.now }),
     timeoutMs: config.upstreamTimeoutMs,
     retries: config.retry.retries,
     retryBaseMs: config.retry.baseMs,

@@ -37,7 +37,10 @@ export interface SessionServiceOptions {
   retries: number
   retryBaseMs: number
   observer: SessionObserver
+  /** The jitter's random source (tests make it fixed). */
   random?: () => number
+  /** How a retry waits (tests record the waits instead of sleeping). */
+  sleep?: (ms: number, signal: CancelSignal) => Promise<void>
 }
 
 export interface SessionRequest {
@@ -57,6 +60,7 @@ export interface SessionService {
 export function createSessionService (options: SessionServiceOptions): SessionService {
   const { client, keys, circuit, limiter, budget, timeoutMs, retries, retryBaseMs, observer } = options
   const random = options.random ?? Math.random
+  const pause = options.sleep ?? sleep
 
   /** How long to wait before retrying, or undefined when the POST may have been acted on. */
   function retryWait (error: UpstreamError, retryNumber: number): { ms: number, reason: RetryReason } | undefined {
@@ -142,7 +146,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
         retriesDone++
         observer.retry(wait.reason)
         try {
-          await sleep(wait.ms, signal)
+          await pause(wait.ms, signal)
         } catch {
           if (signal.reason instanceof ClientGoneError) throw new ClientGoneError()
           throw error

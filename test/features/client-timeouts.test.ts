@@ -1,5 +1,5 @@
 // Slow clients are cut off: headers within CLIENT_HEADERS_TIMEOUT_MS, the whole request
-// within CLIENT_REQUEST_TIMEOUT_MS.
+// within CLIENT_REQUEST_TIMEOUT_MS; idle kept-alive connections after KEEP_ALIVE_TIMEOUT_MS.
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
@@ -31,4 +31,24 @@ test('a client that never finishes its body is cut off', async (t) => {
   const { port } = app.server.address() as AddressInfo
   const { closedAfterMs } = await slowClient(port, 'POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"ser')
   t.ok(closedAfterMs >= 1400 && closedAfterMs < 4000, `closed after ${Math.round(closedAfterMs)} ms`)
+})
+
+test('KEEP_ALIVE_TIMEOUT_MS: an idle kept-alive connection is closed after it, not before', async (t) => {
+  const { app } = await setup(t, { KEEP_ALIVE_TIMEOUT_MS: '1000' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const socket = connect(port, '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  let answer = ''
+  const answered = new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString()
+    if (answer.includes('{"status":"ok"}')) resolve()
+  }))
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+  await answered
+  const idleFrom = performance.now()
+  t.match(answer, /keep-alive/i, 'the connection is kept alive')
+  await new Promise((resolve) => socket.once('close', resolve))
+  const idleMs = performance.now() - idleFrom
+  t.ok(idleMs >= 900 && idleMs < 4000, `closed after ${Math.round(idleMs)} ms idle`)
 })

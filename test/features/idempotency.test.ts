@@ -4,6 +4,7 @@
 import { test } from 'tap'
 import { startRedis } from '../helpers/redis-server.ts'
 import { postSession, setup } from '../helpers/setup.ts'
+import { manualClock } from '../helpers/waiting.ts'
 
 const key = (value: string) => ({ 'idempotency-key': value })
 
@@ -42,7 +43,7 @@ test('a stored 4xx is replayed with the new request id; 5xx answers are not stor
 test('the same key for another chatbot: 422 IDEMPOTENCY_KEY_REUSED, also while the first runs', async (t) => {
   const { app, upstream } = await setup(t)
   const running = postSession(app, { serialNumber: 'sim-slow-300' }, key('k'))
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await upstream.received(1)
   const during = await postSession(app, { serialNumber: 'other' }, key('k'))
   t.equal(during.statusCode, 422)
   t.equal(during.json().code, 'IDEMPOTENCY_KEY_REUSED')
@@ -71,6 +72,48 @@ test('keys are scoped per client, and an invalid key is a validation failure', a
     t.equal(res.statusCode, 400, JSON.stringify(bad))
     t.equal(res.json().code, 'VALIDATION_FAILED')
   }
+})
+
+test('two token clients behind one address never share a key\'s answer; the same client does', async (t) => {
+  const { app, upstream } = await setup(t, { CLIENT_TOKENS: 'alpha:alpha-token-0123456789,beta:beta-token-0123456789' })
+  const as = (token: string) => postSession(app, { serialNumber: 'abc' }, { authorization: `Bearer ${token}`, ...key('same-key') })
+  const alpha = await as('alpha-token-0123456789')
+  const beta = await as('beta-token-0123456789')
+  t.equal(alpha.statusCode, 201)
+  t.not(alpha.json().sessionId, beta.json().sessionId, 'each client got its own session')
+  t.notOk(beta.headers['idempotent-replayed'])
+  const alphaAgain = await as('alpha-token-0123456789')
+  t.equal(alphaAgain.json().sessionId, alpha.json().sessionId)
+  t.equal(alphaAgain.headers['idempotent-replayed'], 'true')
+  t.equal(upstream.count(), 2)
+})
+
+test('IDEMPOTENCY_TTL_MS: an answer is replayed until the window ends, then the key is new again', async (t) => {
+  const clock = manualClock()
+  const { app, upstream } = await setup(t, { IDEMPOTENCY_TTL_MS: '60000' }, { deps: { now: clock.now } })
+  const first = await postSession(app, { serialNumber: 'abc' }, key('ttl'))
+  clock.advance(59_999)
+  const replayed = await postSession(app, { serialNumber: 'abc' }, key('ttl'))
+  t.equal(replayed.json().sessionId, first.json().sessionId)
+  t.equal(replayed.headers['idempotent-replayed'], 'true')
+  clock.advance(1)
+  const fresh = await postSession(app, { serialNumber: 'abc' }, key('ttl'))
+  t.not(fresh.json().sessionId, first.json().sessionId, 'expired: a new session')
+  t.notOk(fresh.headers['idempotent-replayed'])
+  t.equal(upstream.count(), 2)
+})
+
+test('IDEMPOTENCY_MAX_KEYS: beyond it the least recently used key is forgotten', async (t) => {
+  const { app, upstream } = await setup(t, { IDEMPOTENCY_MAX_KEYS: '2' })
+  const session = async (k: string) => (await postSession(app, { serialNumber: 'abc' }, key(k))).json().sessionId as number
+  const a = await session('a')
+  const b = await session('b')
+  t.equal(await session('a'), a, 'a is used again, so b is now the oldest')
+  await session('c')
+  t.equal(upstream.count(), 3)
+  t.equal(await session('a'), a, 'a is still kept')
+  t.not(await session('b'), b, 'b was forgotten: a new session')
+  t.equal(upstream.count(), 4)
 })
 
 test('a replay still counts against the rate limit', async (t) => {

@@ -10,6 +10,7 @@ import { request } from 'undici'
 import { startSimulator } from '../../simulator/server.ts'
 import { startServer } from '../helpers/proxy-process.ts'
 import { postSession, setup, TEST_KEY } from '../helpers/setup.ts'
+import { until } from '../helpers/waiting.ts'
 
 const OLD = 'rotation-old-key-0123456789'
 const NEW = 'rotation-new-key-9876543210'
@@ -35,10 +36,10 @@ const keysUsed = (upstream: Awaited<ReturnType<typeof startSimulator>>) =>
 test('SIGHUP: new requests use the new key, the one in flight keeps the old', async (t) => {
   const { upstream, file, proxy } = await rotationSetup(t)
   const inFlight = post(proxy.url, 'sim-slow-600-inflight')
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await upstream.received(1)
   writeFileSync(file, `${NEW}\n`)
   proxy.child.kill('SIGHUP')
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await until(() => /reason":"SIGHUP"[^\n]*API key reloaded/.test(proxy.output()), 'the key is reloaded')
   const after = await post(proxy.url, 'after')
   t.equal(after.statusCode, 201)
   await after.body.dump()
@@ -54,16 +55,13 @@ test('a file change is picked up without a signal; an empty file keeps the key',
   const { upstream, file, proxy } = await rotationSetup(t)
   writeFileSync(file, '')
   proxy.child.kill('SIGHUP')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await until(() => /API key file unusable; keeping the old key/.test(proxy.output()), 'the empty file is read')
   const kept = await post(proxy.url, 'kept')
   t.equal(kept.statusCode, 201)
   await kept.body.dump()
   t.match(proxy.output(), /API key file unusable; keeping the old key/)
   writeFileSync(file, NEW)
-  const deadline = Date.now() + 5000
-  while (!/reason":"file change"[^\n]*API key reloaded/.test(proxy.output()) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await until(() => /reason":"file change"[^\n]*API key reloaded/.test(proxy.output()), 'the change is picked up')
   const changed = await post(proxy.url, 'changed')
   await changed.body.dump()
   t.same(keysUsed(upstream), ['kept=old', 'changed=new'])
@@ -81,4 +79,37 @@ test('next-key failover: the refused key is replaced by the next one, once', asy
   t.notOk(logs.text.includes('refused-key-00000000000'))
   const metrics = await app.inject({ url: '/metrics' })
   t.match(metrics.body, /hottask_proxy_upstream_retries_total\{reason="next_key"\} 1/)
+})
+
+test('HOTTASK_API_KEY_NEXT_FILE is re-read like the key file; a key file still holding a refused key is ignored', async (t) => {
+  const NEXT = 'rotation-next-key-1111111111'
+  const LATER = 'rotation-later-key-222222222'
+  const dir = mkdtempSync(join(tmpdir(), 'rotation-next-'))
+  const currentFile = join(dir, 'current')
+  const nextFile = join(dir, 'next')
+  writeFileSync(currentFile, OLD)
+  writeFileSync(nextFile, NEXT)
+  // The upstream no longer accepts OLD.
+  const { app, upstream, logs } = await setup(t, { HOTTASK_API_KEY: '', HOTTASK_API_KEY_FILE: currentFile, HOTTASK_API_KEY_NEXT_FILE: nextFile, LOG_LEVEL: 'info' }, { simulator: { key: [NEXT, LATER] } })
+  const keyOf = (i: number) => upstream.requests[i]!.headers.authorization
+
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+  t.same([keyOf(0), keyOf(1)], [OLD, NEXT], 'refused, then the next key worked')
+
+  // The orchestrator has not updated the current key's file yet: it still holds the refused key.
+  app.reloadKeys('SIGHUP')
+  const ignored = logs.entries.find((e) => e.msg === 'API key file still holds a refused key; ignored')
+  t.match(ignored, { level: 40, variable: 'HOTTASK_API_KEY_FILE', refused: /^[0-9a-f]{8}$/, current: /^[0-9a-f]{8}$/ })
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+  t.equal(keyOf(2), NEXT, 'the promoted key stays current')
+
+  // A new next key arrives in its file, and takes over when the upstream revokes the current one.
+  writeFileSync(nextFile, LATER)
+  app.reloadKeys('SIGHUP')
+  t.ok(logs.entries.some((e) => e.msg === 'API key reloaded' && e.variable === 'HOTTASK_API_KEY_NEXT_FILE'), 'the next key was reloaded')
+  upstream.acceptKeys([LATER])
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
+  t.same([keyOf(3), keyOf(4)], [NEXT, LATER], 'the reloaded next key took over')
+  t.equal(upstream.count(), 5)
+  t.notOk(logs.text.includes(NEXT) || logs.text.includes(LATER) || logs.text.includes(OLD), 'keys are logged by fingerprint only')
 })

@@ -2,7 +2,6 @@
 // run at trace level; neither a log line nor any response (body or header) may hold
 // the server's key, and the client's credentials never reach the logs.
 import { test } from 'tap'
-import { ERRORS } from '../../src/http/errors.ts'
 import { postSession, setup, TEST_KEY } from '../helpers/setup.ts'
 
 const CLIENT_SECRET = 'client-bearer-token-ZXCVBNM-0987'
@@ -37,7 +36,7 @@ test('the key appears in no log line at trace level and in no response', async (
 
   const everything = logs.text + responses.join('\n')
   t.ok(logs.lines.length > SCENARIOS.length * 3, 'logs were captured')
-  t.ok(logs.entries.some((e) => e.level === 10 || e.level === 20) || logs.lines.length > 0, 'trace level active')
+  t.ok(logs.entries.some((e) => e.level === 20 && e.msg === 'upstream attempt'), 'debug lines were written: the run was below info')
   t.notOk(everything.includes(TEST_KEY), 'the key is nowhere')
   t.notOk(logs.text.includes(CLIENT_SECRET), 'client tokens are not logged')
   t.notOk(logs.text.includes(COOKIE_SECRET), 'cookies are not logged')
@@ -50,12 +49,20 @@ test('an error carrying the key is scrubbed from the logs', async (t) => {
   t.match(logs.text, /\[REDACTED\]/)
 })
 
-test('inbound credential headers are redacted by path when a request is logged with headers', async (t) => {
+test('inbound credential headers are redacted by path wherever headers are logged, and never copied from a request', async (t) => {
   const { app, logs } = await setup(t, { LOG_LEVEL: 'trace' })
-  app.log.info({ req: { headers: { authorization: `Bearer ${CLIENT_SECRET}`, cookie: COOKIE_SECRET } } }, 'with headers')
+  const headers = { authorization: `Bearer ${CLIENT_SECRET}`, cookie: COOKIE_SECRET, 'proxy-authorization': `Basic ${CLIENT_SECRET}`, 'set-cookie': COOKIE_SECRET, accept: 'text/plain' }
+  // Neither secret is a configured one, so only redaction by path can hide them.
+  app.log.info({ headers }, 'with headers')
+  const line = logs.entries.find((e) => e.msg === 'with headers')
+  t.same(line?.headers, {
+    authorization: '[REDACTED]', cookie: '[REDACTED]', 'proxy-authorization': '[REDACTED]', 'set-cookie': '[REDACTED]', accept: 'text/plain'
+  })
+  app.log.info({ req: { method: 'POST', url: '/sessions', headers } }, 'a request')
+  const request = logs.entries.find((e) => e.msg === 'a request')
+  t.same(Object.keys(request?.req as object).sort(), ['method', 'url'], 'a logged request keeps its method and url, never its headers')
   t.notOk(logs.text.includes(CLIENT_SECRET))
   t.notOk(logs.text.includes(COOKIE_SECRET))
-  t.ok(Object.keys(ERRORS).length > 0)
 })
 
 test('no key or token leaks through failover, client tokens, idempotency, metrics or readiness', async (t) => {

@@ -83,6 +83,19 @@ test('health routes are not limited; the 404 handler is', async (t) => {
   t.equal(limited.json().code, 'RATE_LIMITED')
 })
 
+test('405 answers are rate limited like 404s, so methods cannot be probed for free', async (t) => {
+  const { app } = await setup(t, { RATE_LIMIT_MAX: '2' })
+  for (let i = 0; i < 2; i++) {
+    const res = await app.inject({ method: 'GET', url: '/sessions' })
+    t.equal(res.statusCode, 405)
+    t.equal(res.headers.allow, 'POST')
+    t.equal(res.headers['x-ratelimit-remaining'], String(1 - i))
+  }
+  const limited = await app.inject({ method: 'DELETE', url: '/sessions' })
+  t.equal(limited.statusCode, 429)
+  t.equal(limited.json().code, 'RATE_LIMITED')
+})
+
 test('order of checks: token, origin, rate limit, body, allow-list', async (t) => {
   const { app, upstream } = await setup(t, {
     RATE_LIMIT_MAX: '1', CORS_ORIGINS: 'https://shop.example', CLIENT_TOKENS: `svc:${TOKEN}`, ALLOWED_SERIAL_NUMBERS: 'bot-a'

@@ -104,10 +104,19 @@ test('refused every time: UPSTREAM_RETRIES further attempts, then UPSTREAM_UNAVA
   t.ok(logs.entries.some((e) => e.msg === 'upstream call failed' && (e.upstream as { attempts?: number }).attempts === 3))
 })
 
-test('the retry budget caps retries under a sustained failure', async (t) => {
+test('the retry budget: its floor allows UPSTREAM_RETRY_BUDGET_MIN retries when the percentage allows none', async (t) => {
   const { app, upstream } = await setup(t, { UPSTREAM_TIMEOUT_MS: '3000', UPSTREAM_RETRY_BUDGET_PERCENT: '0', UPSTREAM_RETRY_BUDGET_MIN: '3' })
   const results = await Promise.all(Array.from({ length: 10 }, (_, i) => postSession(app, { serialNumber: `sim-flaky-1-http-503-ra-1-r${i}` })))
   t.equal(results.filter((res) => res.statusCode === 201).length, 3, 'three retries were allowed, and they succeeded')
   t.equal(results.filter((res) => res.statusCode === 502).length, 7)
   t.equal(upstream.count(), 13, '10 first attempts + 3 retries')
+})
+
+test('the retry budget: UPSTREAM_RETRY_BUDGET_PERCENT of the requests in the window, above the floor', async (t) => {
+  // 10 requests at 20 %: two retries, with no floor to add any.
+  const { app, upstream } = await setup(t, { UPSTREAM_TIMEOUT_MS: '3000', UPSTREAM_RETRY_BUDGET_PERCENT: '20', UPSTREAM_RETRY_BUDGET_MIN: '0' })
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => postSession(app, { serialNumber: `sim-flaky-1-http-503-ra-1-p${i}` })))
+  t.equal(results.filter((res) => res.statusCode === 201).length, 2, 'two retries were allowed, and they succeeded')
+  t.equal(results.filter((res) => res.statusCode === 502).length, 8)
+  t.equal(upstream.count(), 12, '10 first attempts + 2 retries')
 })

@@ -13,8 +13,8 @@ export interface ProxyProcess {
   exited: Promise<number | null>
 }
 
-export function runServer (env: Record<string, string>, cwd?: string): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [SERVER], {
+export function runServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = []): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [...nodeArgs, SERVER], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -26,8 +26,8 @@ export function runServer (env: Record<string, string>, cwd?: string): { child: 
   return { child, output: () => out, exited }
 }
 
-export async function startServer (env: Record<string, string>, cwd?: string): Promise<ProxyProcess> {
-  const run = runServer(env, cwd)
+export async function startServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = []): Promise<ProxyProcess> {
+  const run = runServer(env, cwd, nodeArgs)
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${run.output()}`)), 10000)
     const check = (): void => {

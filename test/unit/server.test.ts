@@ -2,11 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import { request } from 'undici'
 import { startSimulator } from '../../simulator/server.ts'
 import { TEST_KEY } from '../helpers/setup.ts'
 import { runServer, startServer } from '../helpers/proxy-process.ts'
+import { until } from '../helpers/waiting.ts'
 
 test('invalid configuration: exit 1 before listening, one line per problem, no secret', async (t) => {
   const run = runServer({ HOTTASK_API_KEY: `two words ${TEST_KEY}`, PORT: 'eighty', HOTTASK_BASE_URL: 'https://x.example/path' })
@@ -40,19 +42,27 @@ test('reads ./.env, and the environment wins over it', async (t) => {
   t.equal(await good.exited, 0)
 })
 
-test('SIGTERM: readiness drops, the in-flight request completes, exit 0', async (t) => {
+test('SIGTERM: not ready at once, the in-flight request completes, exit 0', async (t) => {
   const upstream = await startSimulator({ key: TEST_KEY })
   t.teardown(() => upstream.close())
-  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: upstream.url })
+  // A short drain delay keeps the listener open long enough to ask for readiness.
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY, HOTTASK_BASE_URL: upstream.url, SHUTDOWN_DRAIN_DELAY_MS: '300' })
   t.teardown(() => { proxy.child.kill('SIGKILL') })
 
+  const ready = await request(`${proxy.url}/readyz`)
+  t.equal(ready.statusCode, 200)
+  await ready.body.dump()
   const inFlight = request(`${proxy.url}/sessions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ serialNumber: 'sim-slow-700' })
   })
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await upstream.received(1)
   proxy.child.kill('SIGTERM')
+  await until(() => /shutting down: not ready/.test(proxy.output()), 'the signal is handled')
+  const readyz = await request(`${proxy.url}/readyz`)
+  t.equal(readyz.statusCode, 503, 'readiness drops at once')
+  t.match(await readyz.body.json(), { status: 'not ready', checks: { shutdown: 'failing' } })
   const res = await inFlight
   t.equal(res.statusCode, 201)
   t.match(await res.body.json(), { sessionId: Number })
@@ -71,11 +81,15 @@ test('a second signal exits at once with status 1', async (t) => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ serialNumber: 'sim-hang' })
   }).catch(() => undefined)
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await upstream.received(1)
   proxy.child.kill('SIGTERM')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await until(() => /shutting down/.test(proxy.output()), 'the first signal is handled')
+  const signalled = Date.now()
   proxy.child.kill('SIGINT')
   t.equal(await proxy.exited, 1)
+  // The hanging request would hold a graceful shutdown for UPSTREAM_TIMEOUT_MS (10 s).
+  t.ok(Date.now() - signalled < 5000, `exited ${Date.now() - signalled} ms after the second signal, not at the deadline`)
+  t.match(proxy.output(), /second signal: exiting now/)
   await inFlight
 })
 
@@ -110,4 +124,20 @@ test('a request still running at SHUTDOWN_TIMEOUT_MS: exit 1', async (t) => {
   t.equal(await proxy.exited, 1)
   t.ok(Date.now() - started >= 900, 'waited for the shutdown timeout')
   t.match(proxy.output(), /shutdown timed out/)
+})
+
+test('an uncaught exception is logged at fatal, after the lines still waiting in the log batch, then exit 1', async (t) => {
+  const preload = fileURLToPath(new URL('../helpers/crash-on-request.ts', import.meta.url))
+  const proxy = await startServer({ HOTTASK_API_KEY: TEST_KEY }, undefined, ['--import', preload])
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+  const res = await request(`${proxy.url}/healthz?crash-after-response`)
+  t.equal(res.statusCode, 200)
+  await res.body.dump()
+  t.equal(await proxy.exited, 1)
+  const lines = proxy.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string, level: number, req?: { url: string }, err?: { message: string } })
+  const completed = lines.findIndex((line) => line.msg === 'request completed' && line.req?.url === '/healthz?crash-after-response')
+  const fatal = lines.findIndex((line) => line.msg === 'uncaught exception: exiting')
+  t.ok(completed >= 0, 'the batched completion line was flushed before exit')
+  t.ok(fatal > completed, 'then the crash itself')
+  t.match(lines[fatal], { level: 60, err: { message: 'crash requested by the test' } })
 })

@@ -96,6 +96,17 @@ test('415 for other content types, 413 for large bodies', async (t) => {
   t.equal(upstream.count(), 0)
 })
 
+test('BODY_LIMIT_BYTES is the largest body accepted: one byte more is 413', async (t) => {
+  const { app, upstream } = await setup(t, { BODY_LIMIT_BYTES: '64' })
+  // `{"serialNumber":"` and `"}` are 19 bytes; the id fills the rest.
+  const atLimit = JSON.stringify({ serialNumber: 'a'.repeat(45) })
+  t.equal(Buffer.byteLength(atLimit), 64)
+  t.equal((await postSession(app, atLimit)).statusCode, 201, 'exactly the limit')
+  const overLimit = JSON.stringify({ serialNumber: 'a'.repeat(46) })
+  t.equal((await postSession(app, overLimit)).json().code, 'PAYLOAD_TOO_LARGE', 'one byte over')
+  t.equal(upstream.count(), 1)
+})
+
 test('a body-less POST is a validation failure', async (t) => {
   const { app } = await setup(t)
   const res = await app.inject({ method: 'POST', url: '/sessions' })

@@ -1,5 +1,7 @@
 import { test } from 'tap'
-import { classifyFailure } from '../../../src/upstream/classify.ts'
+import { SecretScrubber } from '../../../src/lib/secrets.ts'
+import { classifyAnswer, classifyFailure } from '../../../src/upstream/classify.ts'
+import type { UpstreamError } from '../../../src/upstream/upstream-error.ts'
 
 test('transport failures: timeouts, never-sent, and bugs', async (t) => {
   t.equal(classifyFailure(new Error('x'), true).code, 'UPSTREAM_TIMEOUT')
@@ -11,4 +13,75 @@ test('transport failures: timeouts, never-sent, and bugs', async (t) => {
   t.equal(reset.facts.notSent, false, 'a reset may come after the request was sent')
   t.equal(classifyFailure(Object.assign(new Error('x'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }), false).facts.notSent, true)
   t.throws(() => classifyFailure(new TypeError('bug'), false), TypeError)
+})
+
+const scrubber = new SecretScrubber()
+scrubber.add('SECRET-KEY-1234')
+const answer = (status: number, body: string | undefined, headers: Record<string, string> = {}) => ({ status, headers, body })
+const envelope = (fields: Record<string, unknown>) => JSON.stringify({ Data: null, Version: '1.0.0', Message: '', ...fields })
+const failure = (code: number, message = 'No.') => envelope({ Success: false, Code: code, Message: message })
+
+/** The mapped error of an answer that is not a session. */
+function mapped (a: ReturnType<typeof answer>): UpstreamError {
+  try {
+    classifyAnswer(a, scrubber)
+  } catch (error) {
+    return error as UpstreamError
+  }
+  throw new Error('expected a mapped error')
+}
+
+test('a 2xx success envelope is the session id, with its exact digits', async (t) => {
+  t.equal(classifyAnswer(answer(200, envelope({ Success: true, Code: 200, Data: { SessionID: 123456 } })), scrubber), '123456')
+  t.equal(classifyAnswer(answer(201, '{"Data":{"SessionID":9007199254740993123},"Success":true,"Code":200}'), scrubber), '9007199254740993123')
+})
+
+test('a 2xx failure envelope is mapped by its Code, even on HTTP 200', async (t) => {
+  for (const [code, contract] of [
+    [400, 'UPSTREAM_REJECTED'], [422, 'UPSTREAM_REJECTED'], [404, 'CHATBOT_NOT_FOUND'], [401, 'UPSTREAM_AUTH_FAILED'],
+    [403, 'UPSTREAM_AUTH_FAILED'], [429, 'UPSTREAM_RATE_LIMITED'], [408, 'UPSTREAM_TIMEOUT'], [504, 'UPSTREAM_TIMEOUT'],
+    [500, 'UPSTREAM_ERROR'], [418, 'UPSTREAM_ERROR']
+  ] as const) {
+    const error = mapped(answer(200, failure(code)))
+    t.equal(error.code, contract, `Code ${code}`)
+    t.equal(error.facts.httpStatus, 200)
+  }
+})
+
+test('the upstream Message is told only for UPSTREAM_REJECTED and CHATBOT_NOT_FOUND, made safe', async (t) => {
+  t.equal(mapped(answer(200, failure(404, 'Chatbot\nnot found.'))).detail, 'Chatbot not found.')
+  t.equal(mapped(answer(200, failure(400, 'bad SECRET-KEY-1234'))).detail, 'bad [REDACTED]')
+  t.equal(mapped(answer(200, failure(400, '  '))).detail, 'The chatbot service rejected the request.', 'an empty message: the generic detail')
+  t.equal(mapped(answer(200, failure(401, 'internal: host 10.0.0.1'))).detail, 'The chatbot service refused the proxy\'s credentials.')
+  t.equal(mapped(answer(200, failure(500, 'stack trace'))).detail, 'The chatbot service answered with an error.')
+})
+
+test('a 2xx that is no usable envelope is UPSTREAM_BAD_RESPONSE', async (t) => {
+  for (const body of ['<html>', '[]', '{"Success":true}', envelope({ Success: true, Code: 201 }), envelope({ Success: false, Code: 200 }),
+    envelope({ Success: true, Code: 200, Data: { SessionID: 0 } }), envelope({ Success: true, Code: 200, Data: null })]) {
+    t.equal(mapped(answer(200, body)).code, 'UPSTREAM_BAD_RESPONSE', body)
+  }
+  t.equal(mapped(answer(200, undefined)).code, 'UPSTREAM_BAD_RESPONSE', 'a body over the limit')
+})
+
+test('a non-2xx answer is mapped by a consistent failure envelope\'s Code, else by its HTTP status', async (t) => {
+  t.equal(mapped(answer(500, failure(404))).code, 'CHATBOT_NOT_FOUND', 'a failure envelope decides')
+  // An inconsistent envelope (Success false with Code 200) is no envelope: the status decides.
+  t.equal(mapped(answer(401, envelope({ Success: false, Code: 200 }))).code, 'UPSTREAM_AUTH_FAILED')
+  t.equal(mapped(answer(429, envelope({ Success: false, Code: 200 }))).code, 'UPSTREAM_RATE_LIMITED')
+  t.equal(mapped(answer(500, envelope({ Success: true, Code: 200, Data: { SessionID: 5 } }))).code, 'UPSTREAM_ERROR', 'a success envelope on a 5xx')
+  for (const [status, contract] of [
+    [401, 'UPSTREAM_AUTH_FAILED'], [403, 'UPSTREAM_AUTH_FAILED'], [429, 'UPSTREAM_RATE_LIMITED'], [408, 'UPSTREAM_TIMEOUT'],
+    [504, 'UPSTREAM_TIMEOUT'], [500, 'UPSTREAM_ERROR'], [503, 'UPSTREAM_ERROR'], [302, 'UPSTREAM_ERROR'], [404, 'UPSTREAM_ERROR']
+  ] as const) {
+    const error = mapped(answer(status, 'plain text'))
+    t.equal(error.code, contract, `HTTP ${status}`)
+    t.equal(error.facts.httpStatus, status)
+  }
+})
+
+test('the upstream\'s Retry-After is kept, with or without an envelope', async (t) => {
+  t.equal(mapped(answer(503, 'busy', { 'retry-after': '7' })).facts.retryAfter, 7)
+  t.equal(mapped(answer(200, failure(429), { 'retry-after': '3' })).facts.retryAfter, 3)
+  t.equal(mapped(answer(429, 'slow down')).facts.retryAfter, undefined)
 })

@@ -98,3 +98,84 @@ test('the circuit opening between attempts ends the retries with the last answer
   await t.rejects(sessions.createSession(request()), { code: 'UPSTREAM_UNAVAILABLE' })
   t.equal(circuit.state, 'open')
 })
+
+/** A client that fails with `error` for the first `failures` attempts, then creates session 7. */
+function failing (error: () => UpstreamError, failures = Infinity) {
+  let attempts = 0
+  const client: UpstreamClient = {
+    attempt: async () => {
+      attempts++
+      if (attempts <= failures) throw error()
+      return '7'
+    },
+    close: async () => {}
+  }
+  return { client, attempts: () => attempts }
+}
+
+/** Records each retry's wait instead of sleeping it. */
+function recordedSleeps () {
+  const waits: number[] = []
+  return { waits, sleep: async (ms: number) => { waits.push(ms) } }
+}
+
+test('a connection that never opened is retried with exponential backoff: UPSTREAM_RETRY_BASE_MS × 2ⁿ, full jitter', async (t) => {
+  const notSent = () => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: 'ECONNREFUSED' })
+  const { client, attempts } = failing(notSent, 3)
+  const { waits, sleep } = recordedSleeps()
+  // random() = 1 is the top of the jitter range, so each wait is the whole backoff.
+  const { sessions } = service(client, { retries: 3, retryBaseMs: 100, timeoutMs: 10000, random: () => 1, sleep })
+  t.match(await sessions.createSession(request()), { sessionId: '7', attempts: 4 })
+  t.same(waits, [100, 200, 400])
+  t.equal(attempts(), 4)
+
+  const half = recordedSleeps()
+  const again = service(failing(notSent, 2).client, { retries: 3, retryBaseMs: 100, timeoutMs: 10000, random: () => 0.5, sleep: half.sleep })
+  await again.sessions.createSession(request())
+  t.same(half.waits, [50, 100], 'the jitter scales the backoff')
+})
+
+test('only HTTP 429 and 503 with a Retry-After are retried; other 5xx with one are not', async (t) => {
+  for (const [httpStatus, code, retried] of [
+    [503, 'UPSTREAM_ERROR', true], [429, 'UPSTREAM_RATE_LIMITED', true],
+    [500, 'UPSTREAM_ERROR', false], [502, 'UPSTREAM_ERROR', false], [504, 'UPSTREAM_TIMEOUT', false]
+  ] as const) {
+    const { waits, sleep } = recordedSleeps()
+    const { client, attempts } = failing(() => new UpstreamError(code, { httpStatus, retryAfter: 2 }), 1)
+    const { sessions } = service(client, { timeoutMs: 10000, sleep })
+    if (retried) {
+      t.match(await sessions.createSession(request()), { attempts: 2 }, `HTTP ${httpStatus} is retried`)
+      t.same(waits, [2000], `after exactly its Retry-After (HTTP ${httpStatus})`)
+    } else {
+      await t.rejects(sessions.createSession(request()), { code }, `HTTP ${httpStatus} is answered`)
+      t.equal(attempts(), 1, `HTTP ${httpStatus}: one attempt`)
+    }
+  }
+  const { client, attempts } = failing(() => new UpstreamError('UPSTREAM_ERROR', { httpStatus: 503 }), 1)
+  await t.rejects(service(client, { sleep: recordedSleeps().sleep }).sessions.createSession(request()), { code: 'UPSTREAM_ERROR' })
+  t.equal(attempts(), 1, 'a 503 without Retry-After is answered')
+})
+
+test('a retry starts only if its wait plus max(50 ms, the last attempt) still fits in the deadline', async (t) => {
+  const notSent = () => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true })
+  // The wait alone (950 ms) fits in 1000 ms; with the 50 ms an attempt needs, it does not.
+  const tight = failing(notSent)
+  const { waits, sleep } = recordedSleeps()
+  await t.rejects(service(tight.client, { timeoutMs: 1000, retryBaseMs: 960, random: () => 1, sleep }).sessions.createSession(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(tight.attempts(), 1)
+  t.same(waits, [])
+
+  const roomy = failing(notSent, 1)
+  const room = recordedSleeps()
+  t.match(await service(roomy.client, { timeoutMs: 1000, retryBaseMs: 800, random: () => 1, sleep: room.sleep }).sessions.createSession(request()), { attempts: 2 })
+  t.same(room.waits, [800])
+})
+
+test('retries stop at UPSTREAM_RETRIES, and the answer is the last attempt\'s', async (t) => {
+  let n = 0
+  const client: UpstreamClient = { attempt: async () => { n++; throw new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: `E${n}` }) }, close: async () => {} }
+  const { sleep } = recordedSleeps()
+  const error = await service(client, { retries: 2, timeoutMs: 10000, sleep }).sessions.createSession(request()).catch((e: unknown) => e)
+  t.match((error as UpstreamError).facts, { cause: 'E3', attempts: 3 })
+  t.equal(n, 3)
+})
