@@ -58,7 +58,7 @@ interface AjvIssue { instancePath: string, keyword: string, params: Record<strin
 
 function describe (issue: AjvIssue): string {
   const name = (issue.keyword === 'required' ? String(issue.params.missingProperty) : issue.instancePath.slice(1)) as VariableName
-  return `${name}: expected ${VARIABLES[name]?.expected ?? 'a valid value'}`
+  return `${name}: expected ${VARIABLES[name].expected}`
 }
 
 /** The environment checked against the schema, or the problems it has. */

@@ -9,7 +9,7 @@ export function readKeyFile (path: string, variable: string): { key?: string, pr
   try {
     key = readFileSync(path, 'utf8').trim()
   } catch (error) {
-    return { problem: `${variable}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` }
+    return { problem: `${variable}: cannot read the file (${String((error as NodeJS.ErrnoException).code)})` }
   }
   if (!API_KEY.test(key)) return { problem: `${variable}: the file must hold one key of ${VARIABLES.HOTTASK_API_KEY.expected}` }
   return { key }

@@ -45,8 +45,8 @@ export function parseClientTokens (text: string): Parsed<ClientToken[]> {
 export type TrustProxy = boolean | number | string[]
 
 function isAddressOrCidr (entry: string): boolean {
-  const [address, bits, extra] = entry.split('/')
-  const family = isIP(address ?? '')
+  const [address, bits, extra] = entry.split('/') as [string, string?, string?]
+  const family = isIP(address)
   if (family === 0 || extra !== undefined) return false
   if (bits === undefined) return true
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)

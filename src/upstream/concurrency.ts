@@ -28,6 +28,8 @@ export class ConcurrencyLimiter {
 
   get active (): number { return this.#active }
   get queued (): number { return this.#queued }
+  /** Waiters held in memory, served ones included until they are dropped: a bounded multiple of the queue. */
+  get retained (): number { return this.#waiters.length }
 
   /** Resolves to the slot's release function; rejects with OVERLOADED or the signal's reason. */
   acquire (signal: CancelSignal): Promise<() => void> | (() => void) {

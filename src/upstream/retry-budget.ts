@@ -48,7 +48,7 @@ export class RetryBudget {
 
   /** Counts a request's first attempt. */
   recordRequest (): void {
-    this.#requests[this.#bucket()]!++
+    this.#requests[this.#bucket()]! += 1
   }
 
   /** Takes one retry from the budget, or says there is none left. */
@@ -56,7 +56,7 @@ export class RetryBudget {
     const index = this.#bucket()
     const allowed = Math.max(this.#min, Math.floor(this.#sum(this.#requests) * this.#percent / 100))
     if (this.#sum(this.#retries) >= allowed) return false
-    this.#retries[index]!++
+    this.#retries[index]! += 1
     return true
   }
 }

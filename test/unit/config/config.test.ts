@@ -184,3 +184,10 @@ test('failover key and metrics listener', async (t) => {
   t.same(loadConfig({ HOTTASK_API_KEY: KEY, METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' }).metrics, { port: 9100, host: '127.0.0.1' })
   t.equal(loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_NEXT: 'n2-0123456789' }).nextApiKey, 'n2-0123456789')
 })
+
+test('a ConfigError lists its problems, one per line, under one heading', async (t) => {
+  const error = new ConfigError(['PORT: expected an integer from 0 to 65535', 'LOG_LEVEL: expected fatal'])
+  t.equal(error.name, 'ConfigError')
+  t.equal(error.message, 'Invalid configuration:\n  - PORT: expected an integer from 0 to 65535\n  - LOG_LEVEL: expected fatal')
+  t.same(error.problems, ['PORT: expected an integer from 0 to 65535', 'LOG_LEVEL: expected fatal'])
+})

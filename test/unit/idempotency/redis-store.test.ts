@@ -150,3 +150,7 @@ test('Redis stopped mid-test: requests are still served and the store error repo
   t.same(await idempotency.run(request(calls.call)), { sessionId: '5', replayed: true }, 'and keeps answers again')
   t.equal(seen.storeErrors.length, 3)
 })
+
+test('entries live under the service\'s own key prefix', async (t) => {
+  t.equal(REDIS_KEY_PREFIX, 'hottask-proxy:idempotency:', 'the prefix other tools (and older replicas) look for')
+})

@@ -26,3 +26,25 @@ test('concurrency: slots, a bounded queue, waiters leaving on abort', async (t) 
   releaseFirst()
   t.equal(limiter.active, 1)
 })
+
+test('served waiters are dropped as the queue drains, so memory stays bounded', async (t) => {
+  const limiter = new ConcurrencyLimiter(1, 5000)
+  const never = new AbortController().signal
+  let release = limiter.acquire(never) as () => void
+  const order: number[] = []
+  const waiters = Array.from({ length: 3000 }, (_, i) => Promise.resolve(limiter.acquire(never)).then((next) => { order.push(i); return next }))
+  t.equal(limiter.retained, 3000)
+  for (let i = 0; i < 2500; i++) {
+    release()
+    release = await waiters[i]!
+  }
+  t.same(order, Array.from({ length: 2500 }, (_, i) => i), 'served in arrival order throughout')
+  t.equal(limiter.queued, 500)
+  t.ok(limiter.retained < 2000, `${limiter.retained} waiters retained for 500 queued`)
+  for (let i = 2500; i < 3000; i++) {
+    release()
+    release = await waiters[i]!
+  }
+  release()
+  t.equal(limiter.active, 0)
+})

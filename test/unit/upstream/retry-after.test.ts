@@ -13,3 +13,9 @@ test('Retry-After: seconds, HTTP dates, garbage', async (t) => {
   t.equal(parseRetryAfter('-3', now), undefined)
   t.equal(parseRetryAfter(undefined, now), undefined)
 })
+
+test('Retry-After: surrounding white space is ignored', async (t) => {
+  const now = Date.parse('2026-11-25T12:00:00Z')
+  t.equal(parseRetryAfter(' 12 ', now), 12)
+  t.equal(parseRetryAfter('\tWed, 25 Nov 2026 12:00:30 GMT ', now), 30)
+})

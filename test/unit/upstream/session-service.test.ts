@@ -179,3 +179,27 @@ test('retries stop at UPSTREAM_RETRIES, and the answer is the last attempt\'s', 
   t.match((error as UpstreamError).facts, { cause: 'E3', attempts: 3 })
   t.equal(n, 3)
 })
+
+test('a client leaving during a retry\'s wait ends the request as CLIENT_GONE', async (t) => {
+  const { client, attempts } = failing(() => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true }))
+  const waiting = Promise.withResolvers<void>()
+  // A wait that ends only when its signal aborts, with the signal's reason.
+  const sleep = (_ms: number, signal: { addEventListener: (type: 'abort', listener: () => void) => void, reason: unknown }) =>
+    new Promise<void>((_resolve, reject) => { waiting.resolve(); signal.addEventListener('abort', () => reject(signal.reason)) })
+  const { sessions } = service(client, { timeoutMs: 10000, sleep })
+  const clientSignal = new AbortController()
+  const pending = sessions.createSession(request(clientSignal.signal))
+  await waiting.promise
+  clientSignal.abort()
+  await t.rejects(pending, { code: 'CLIENT_GONE' })
+  t.equal(attempts(), 1)
+})
+
+test('the deadline passing during a retry\'s wait answers with the last attempt\'s error', async (t) => {
+  const { client, attempts } = failing(() => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: 'ECONNREFUSED' }))
+  const sleep = (_ms: number, signal: { addEventListener: (type: 'abort', listener: () => void) => void, reason: unknown }) =>
+    new Promise<void>((_resolve, reject) => { signal.addEventListener('abort', () => reject(signal.reason)) })
+  const { sessions } = service(client, { timeoutMs: 100, retryBaseMs: 1, sleep })
+  await t.rejects(sessions.createSession(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(attempts(), 1)
+})
