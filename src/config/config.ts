@@ -38,6 +38,8 @@ export interface Config {
   nextApiKeyFile: string | undefined
   retry: { retries: number, baseMs: number, budgetPercent: number, budgetMin: number }
   circuit: { failureThreshold: number, cooldownMs: number }
+  /** Breakers for failures that are about one chatbot, and how many chatbots they (and the key evidence) remember. */
+  chatbotCircuit: { failureThreshold: number, cooldownMs: number, maxChatbots: number }
   load: { maxConcurrency: number, queueMax: number, maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
   idempotency: { ttlMs: number, maxKeys: number }
   /** Undefined: /metrics is served on the main port. */
@@ -167,6 +169,11 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
       budgetMin: raw.UPSTREAM_RETRY_BUDGET_MIN
     },
     circuit: { failureThreshold: raw.CIRCUIT_FAILURE_THRESHOLD, cooldownMs: raw.CIRCUIT_COOLDOWN_MS },
+    chatbotCircuit: {
+      failureThreshold: raw.CHATBOT_CIRCUIT_FAILURE_THRESHOLD,
+      cooldownMs: raw.CHATBOT_CIRCUIT_COOLDOWN_MS,
+      maxChatbots: raw.CHATBOT_CIRCUIT_MAX_CHATBOTS
+    },
     load: {
       maxConcurrency: raw.UPSTREAM_MAX_CONCURRENCY,
       queueMax: raw.UPSTREAM_QUEUE_MAX,

@@ -6,11 +6,13 @@ import type { Config } from '../config/config.ts'
 import { KeyFiles } from '../keys/key-files.ts'
 import { KeyRing } from '../keys/key-ring.ts'
 import type { SecretScrubber } from '../lib/secrets.ts'
+import { ChatbotBreakers } from './chatbot-breakers.ts'
 import { CircuitBreaker } from './circuit-breaker.ts'
 import type { CircuitState } from '../telemetry/events.ts'
 import { createUpstreamClient } from './client.ts'
 import { ConcurrencyLimiter } from './concurrency.ts'
 import { RetryBudget } from './retry-budget.ts'
+import { KeyEvidence } from './key-evidence.ts'
 import { createSessionService } from './session-service.ts'
 import type { SessionObserver, SessionService } from './session-service.ts'
 
@@ -40,7 +42,10 @@ export interface UpstreamDeps {
 
 export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamParts {
   const { log, observer } = deps
-  const keys = new KeyRing(config.apiKey, config.nextApiKey, deps.scrubber, { onCurrent: observer.key })
+  const chatbots = new ChatbotBreakers({ ...config.chatbotCircuit, now: deps.now })
+  const evidence = new KeyEvidence({ allowedSerialNumbers: config.allowedSerialNumbers, maxChatbots: config.chatbotCircuit.maxChatbots, now: deps.now })
+  // A new current key owes nothing to the refusals the old one got.
+  const keys = new KeyRing(config.apiKey, config.nextApiKey, deps.scrubber, { onCurrent: (key) => { chatbots.clear(); observer.key(key) } })
   observer.key(keys.current)
   const keyFiles = new KeyFiles({ currentFile: config.apiKeyFile, nextFile: config.nextApiKeyFile, ring: keys, log })
   const circuit = new CircuitBreaker({
@@ -67,6 +72,8 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
     client,
     keys,
     circuit,
+    evidence,
+    chatbots,
     limiter,
     budget: new RetryBudget({ percent: config.retry.budgetPercent, minPerWindow: config.retry.budgetMin, now: deps.now }),
     timeoutMs: config.upstreamTimeoutMs,

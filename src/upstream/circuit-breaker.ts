@@ -1,19 +1,36 @@
-// A per-replica circuit breaker, counted per attempt: consecutive failures of the 5xx
-// classes (or auth failures: a wrong key should not be hammered) open it for a
-// cooldown; then exactly one probe goes through (half-open) while others are refused.
+// A per-replica circuit breaker, counted per attempt: consecutive failures blamed on the
+// upstream or on the key open it for a cooldown; then exactly one probe goes through
+// (half-open) while others are refused. What a failure is blamed on comes from evidence
+// (blameOf): an outcome a caller can cause with its own choice of chatbot never counts.
 import { ProblemError } from '../http/errors.ts'
 import type { ErrorCode } from '../http/errors.ts'
-import type { AttemptOutcome, CircuitState } from '../telemetry/events.ts'
+import type { CircuitState } from '../telemetry/events.ts'
 
-/** How an attempt ended, as far as the circuit cares. */
-export type AttemptVerdict = 'failure' | 'healthy' | 'abandoned'
+/** How an attempt ended, as far as the circuit cares; `neutral` and `abandoned` decide nothing. */
+export type AttemptVerdict = 'failure' | 'healthy' | 'neutral' | 'abandoned'
 
-const FAILURES = new Set<ErrorCode>(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_FAILED'])
+/**
+ * What a failed attempt is evidence about: the upstream itself (transport failures and
+ * 5xx classes), the key (an auth failure for a chatbot the key is known to work for), only
+ * the chatbot the caller chose (any other auth failure, 400/404-class answers), or nothing
+ * bad (upstream rate limiting: it is alive and asks us to slow down).
+ */
+export type Blame = 'upstream' | 'key' | 'chatbot' | 'alive'
 
-/** Success, 4xx-class answers and upstream rate limiting prove the upstream is alive. */
-export function verdictOf (code: AttemptOutcome): AttemptVerdict {
-  if (code === 'client_gone') return 'abandoned'
-  return code !== 'success' && FAILURES.has(code) ? 'failure' : 'healthy'
+const UPSTREAM_FAULTS = new Set<ErrorCode>(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_BAD_RESPONSE'])
+
+export function blameOf (code: ErrorCode, keyWorksForChatbot: boolean): Blame {
+  if (UPSTREAM_FAULTS.has(code)) return 'upstream'
+  if (code === 'UPSTREAM_AUTH_FAILED') return keyWorksForChatbot ? 'key' : 'chatbot'
+  if (code === 'UPSTREAM_RATE_LIMITED') return 'alive'
+  return 'chatbot'
+}
+
+/** The circuit's verdict on a blamed attempt: a probe that got any answer shows the upstream alive. */
+export function verdictOf (blame: Blame, probe: boolean): AttemptVerdict {
+  if (blame === 'upstream' || blame === 'key') return 'failure'
+  if (blame === 'alive' || probe) return 'healthy'
+  return 'neutral'
 }
 
 export interface CircuitOptions {
@@ -73,7 +90,7 @@ export class CircuitBreaker {
 
   record (verdict: AttemptVerdict, probe: boolean): void {
     if (probe) this.#probing = false
-    if (verdict === 'abandoned') return
+    if (verdict === 'abandoned' || verdict === 'neutral') return
     if (verdict === 'healthy') {
       this.#failures = 0
       if (probe || this.#state === 'half_open') this.#move('closed')

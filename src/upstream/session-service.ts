@@ -3,6 +3,9 @@
 // presence). A retry happens only when the upstream provably did not act on the POST
 // (connection never established, or 429/503 with a Retry-After that fits), within the
 // retry budget and the deadline. An auth failure is retried once with the next key.
+// Each failure is blamed on what it is evidence about (circuit-breaker.ts, blameOf): the
+// upstream, the key, or only the chatbot the caller chose, so no caller can switch the
+// service off for others by choosing a chatbot that fails.
 import type { FastifyBaseLogger } from 'fastify'
 import { Cancel, sleep } from '../lib/cancel.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
@@ -10,8 +13,10 @@ import { overloaded } from '../http/overloaded.ts'
 import type { KeyRing } from '../keys/key-ring.ts'
 import { fingerprint } from '../lib/secrets.ts'
 import { ClientGoneError, DeadlineExceeded } from '../lib/abort-reasons.ts'
-import { verdictOf } from './circuit-breaker.ts'
+import { blameOf, verdictOf } from './circuit-breaker.ts'
 import type { CircuitBreaker } from './circuit-breaker.ts'
+import type { ChatbotBreakers } from './chatbot-breakers.ts'
+import type { KeyEvidence } from './key-evidence.ts'
 import type { UpstreamClient } from './client.ts'
 import type { ConcurrencyLimiter } from './concurrency.ts'
 import type { RetryBudget } from './retry-budget.ts'
@@ -31,6 +36,10 @@ export interface SessionServiceOptions {
   client: UpstreamClient
   keys: KeyRing
   circuit: CircuitBreaker
+  /** Which chatbots each key was seen to work for. */
+  evidence: KeyEvidence
+  /** Breakers for failures that are about one chatbot only. */
+  chatbots: ChatbotBreakers
   limiter: ConcurrencyLimiter
   budget: RetryBudget
   timeoutMs: number
@@ -58,7 +67,7 @@ export interface SessionService {
 }
 
 export function createSessionService (options: SessionServiceOptions): SessionService {
-  const { client, keys, circuit, limiter, budget, timeoutMs, retries, retryBaseMs, observer } = options
+  const { client, keys, circuit, evidence, chatbots, limiter, budget, timeoutMs, retries, retryBaseMs, observer } = options
   const random = options.random ?? Math.random
   const pause = options.sleep ?? sleep
 
@@ -108,6 +117,8 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
       try {
         const sessionId = await client.attempt({ serialNumber: request.serialNumber, requestId: request.requestId, key }, signal)
         circuit.record('healthy', probe)
+        evidence.recordSuccess(key, request.serialNumber)
+        chatbots.recordSuccess(request.serialNumber)
         observer.attempt('success', performance.now() - started)
         log.debug({ attempt, outcome: 'success' }, 'upstream attempt')
         if (refusedKey !== undefined) {
@@ -122,20 +133,25 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
           if (error instanceof ClientGoneError) observer.attempt('client_gone', elapsed)
           throw error
         }
-        circuit.record(verdictOf(error.code), probe)
+        const blame = blameOf(error.code, evidence.worksFor(key, request.serialNumber))
+        circuit.record(verdictOf(blame, probe), probe)
         last = error
         observer.attempt(error.code, elapsed)
         error.facts.attempts = attempt
         if (error.code === 'UPSTREAM_AUTH_FAILED') error.facts.keyFingerprint = fingerprint(key)
         log.debug({ attempt, outcome: error.code, cause: error.facts.cause, httpStatus: error.facts.httpStatus }, 'upstream attempt')
 
+        // The next key is tried when the key is to blame, or once per chatbot while the key
+        // has not worked at all (a start with a revoked key); it becomes current only if it works.
         const next = keys.next
-        if (error.code === 'UPSTREAM_AUTH_FAILED' && refusedKey === undefined && next !== undefined && next !== key) {
+        if (error.code === 'UPSTREAM_AUTH_FAILED' && refusedKey === undefined && next !== undefined && next !== key &&
+          (blame === 'key' || (!evidence.keyProven(key) && evidence.mayTryNextKey(request.serialNumber)))) {
           refusedKey = key
           key = next
           observer.retry('next_key')
           continue
         }
+        if (blame === 'chatbot') chatbots.recordFailure(request.serialNumber, error)
         const wait = retryWait(error, retriesDone + 1)
         if (wait === undefined || retriesDone >= retries) throw error
         if (Date.now() + wait.ms + Math.max(MIN_ATTEMPT_MS, elapsed) > deadlineAt) throw error
@@ -156,6 +172,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
   }
 
   async function createSession (request: SessionRequest): Promise<CreatedSession> {
+    chatbots.check(request.serialNumber)
     const probe = circuit.admit()
     const cancel = new Cancel()
     const deadlineAt = Date.now() + timeoutMs

@@ -17,6 +17,8 @@ export interface UpstreamFacts {
   attempts?: number
   /** On an auth failure: the fingerprint of the key the upstream refused. */
   keyFingerprint?: string
+  /** Answered from the chatbot's open breaker: the upstream's last refusal, with no call made. */
+  shortCircuited?: boolean
 }
 
 const DEFAULT_RETRY_AFTER = 30

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import type { ProblemError } from '../../../src/http/errors.ts'
-import { CircuitBreaker, verdictOf } from '../../../src/upstream/circuit-breaker.ts'
+import { blameOf, CircuitBreaker, verdictOf } from '../../../src/upstream/circuit-breaker.ts'
 import type { CircuitState } from '../../../src/telemetry/events.ts'
 
 test('circuit: opens after consecutive failures, one probe when half-open', async (t) => {
@@ -32,12 +32,40 @@ test('circuit: opens after consecutive failures, one probe when half-open', asyn
   t.same(changes.map(([s]) => s), ['open', 'half_open', 'open', 'half_open', 'closed'])
 })
 
-test('circuit verdicts', async (t) => {
-  for (const code of ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_FAILED'] as const) {
-    t.equal(verdictOf(code), 'failure', code)
+test('blame: the upstream for transport failures and 5xx classes; the key or only the chatbot for auth failures; the chatbot for 4xx; nothing for rate limiting', async (t) => {
+  for (const code of ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_BAD_RESPONSE'] as const) {
+    t.equal(blameOf(code, false), 'upstream', code)
+    t.equal(blameOf(code, true), 'upstream', code)
   }
-  for (const code of ['success', 'UPSTREAM_REJECTED', 'CHATBOT_NOT_FOUND', 'UPSTREAM_RATE_LIMITED'] as const) {
-    t.equal(verdictOf(code), 'healthy', code)
+  t.equal(blameOf('UPSTREAM_AUTH_FAILED', true), 'key', 'the key is known to work for this chatbot')
+  t.equal(blameOf('UPSTREAM_AUTH_FAILED', false), 'chatbot', 'a chatbot the key was never seen to work for')
+  for (const code of ['UPSTREAM_REJECTED', 'CHATBOT_NOT_FOUND'] as const) {
+    t.equal(blameOf(code, true), 'chatbot', code)
+    t.equal(blameOf(code, false), 'chatbot', code)
   }
-  t.equal(verdictOf('client_gone'), 'abandoned')
+  t.equal(blameOf('UPSTREAM_RATE_LIMITED', false), 'alive')
+})
+
+test('verdicts: upstream and key faults count; a chatbot\'s own failure is neutral, except that any answer to a probe shows the upstream alive', async (t) => {
+  t.equal(verdictOf('upstream', false), 'failure')
+  t.equal(verdictOf('upstream', true), 'failure')
+  t.equal(verdictOf('key', false), 'failure')
+  t.equal(verdictOf('chatbot', false), 'neutral')
+  t.equal(verdictOf('chatbot', true), 'healthy')
+  t.equal(verdictOf('alive', false), 'healthy')
+})
+
+test('a neutral verdict neither counts nor resets the streak, and frees the probe', async (t) => {
+  let now = 0
+  const circuit = new CircuitBreaker({ threshold: 2, cooldownMs: 1000, now: () => now })
+  circuit.record('failure', circuit.admit())
+  circuit.record('neutral', circuit.admit())
+  t.equal(circuit.state, 'closed')
+  circuit.record('failure', circuit.admit())
+  t.equal(circuit.state, 'open', 'the neutral answer did not reset the streak')
+  now += 1000
+  const probe = circuit.admit()
+  circuit.record('neutral', probe)
+  t.equal(circuit.state, 'half_open', 'decides nothing')
+  t.equal(circuit.admit(), true, 'the probe slot is free again')
 })

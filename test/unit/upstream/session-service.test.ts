@@ -4,9 +4,11 @@ import pino from 'pino'
 import { test } from 'tap'
 import { KeyRing } from '../../../src/keys/key-ring.ts'
 import { SecretScrubber } from '../../../src/lib/secrets.ts'
+import { ChatbotBreakers } from '../../../src/upstream/chatbot-breakers.ts'
 import { CircuitBreaker } from '../../../src/upstream/circuit-breaker.ts'
 import type { UpstreamClient } from '../../../src/upstream/client.ts'
 import { ConcurrencyLimiter } from '../../../src/upstream/concurrency.ts'
+import { KeyEvidence } from '../../../src/upstream/key-evidence.ts'
 import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
 import { createSessionService } from '../../../src/upstream/session-service.ts'
 import type { SessionServiceOptions } from '../../../src/upstream/session-service.ts'
@@ -20,6 +22,8 @@ function service (client: UpstreamClient, overrides: Partial<SessionServiceOptio
     client,
     keys: new KeyRing('key-a-000000000000', 'key-b-000000000000', new SecretScrubber()),
     circuit: new CircuitBreaker({ threshold: 100, cooldownMs: 1000 }),
+    evidence: new KeyEvidence({ allowedSerialNumbers: undefined, maxChatbots: 100 }),
+    chatbots: new ChatbotBreakers({ failureThreshold: 3, cooldownMs: 60000, maxChatbots: 100 }),
     limiter: new ConcurrencyLimiter(10, 10),
     budget: new RetryBudget({ percent: 20, minPerWindow: 3 }),
     timeoutMs: 200,
