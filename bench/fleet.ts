@@ -64,7 +64,7 @@ export class Fleet {
   async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number }): Promise<void> {
     const launch = async (): Promise<void> => {
       const port = await freePort()
-      const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_API_KEY: SIM_KEY, ...env }
+      const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', HOTTASK_API_KEY: SIM_KEY, ...env }
       const serverEnv = kind === 'ours' ? await oursEnv(base, this.#options.oursNodeOptions) : peerEnv(base)
       const logDir = this.#options.logDir
       const stdout = kind === 'ours' && logDir !== undefined ? join(logDir, `${id}.log`) : undefined

@@ -47,7 +47,7 @@ async function main (): Promise<void> {
     env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(process.env.PROFILE_DELAY_MS ?? 0) }
   })
   const port = await freePort()
-  const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_API_KEY: SIM_KEY, ...extra }
+  const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', HOTTASK_API_KEY: SIM_KEY, ...extra }
   const profiling = `--cpu-prof --cpu-prof-dir=${dir}`
   const env = kind === 'ours' ? await oursEnv(base, profiling) : { ...peerEnv(base), NODE_OPTIONS: profiling }
   const flags = process.env.PROFILE_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS

@@ -219,7 +219,7 @@ mount -o remount,bind,ro "$CTR_ROOT"
 # HOST is loopback here only because the container shares the host network.
 buildah "${STORE[@]}" run --isolation chroot --user "$USER_SPEC" -v "$WORK/secrets:/run/secrets:ro" \
   -e HOST=127.0.0.1 -e PORT="$PROXY_PORT" -e LOG_LEVEL=info \
-  -e HOTTASK_API_KEY_FILE=/run/secrets/hottask_api_key -e HOTTASK_BASE_URL="http://127.0.0.1:$SIM_PORT" \
+  -e HOTTASK_API_KEY_FILE=/run/secrets/hottask_api_key -e HOTTASK_BASE_URL="http://127.0.0.1:$SIM_PORT" -e HOTTASK_ALLOW_INSECURE_UPSTREAM=true \
   "$ctr" -- node src/server.ts >"$WORK/proxy.log" 2>&1 &
 RUN_PID=$!
 PIDS+=("$RUN_PID")

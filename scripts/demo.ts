@@ -29,6 +29,7 @@ const proxy = spawn(process.execPath, [fileURLToPath(new URL('../src/server.ts',
     HOTTASK_API_KEY: DEFAULT_SIM_KEY,
     HOTTASK_API_KEY_FILE: '',
     HOTTASK_BASE_URL: upstream.url,
+    HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true',
     HOST,
     PORT: String(port),
     // Exactly the widget page's origin may call from a browser.

@@ -7,17 +7,19 @@ import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
 import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config/config.ts'
-import { errorHandler } from './http/error-handler.ts'
+import { errorHandler, sendProblem } from './http/error-handler.ts'
+import { ProblemError } from './http/errors.ts'
 import { clientTokenGuard } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
+import { forwardedAddressCheck } from './http/forwarded-address.ts'
 import { jsonBodyParser } from './http/json-body.ts'
 import { createLogger } from './telemetry/logger.ts'
 import { PROBLEM_SCHEMA } from './http/problem-schema.ts'
 import { registerCors } from './plugins/external/cors.ts'
 import { registerOpenApi } from './plugins/external/openapi.ts'
 import { registerRateLimit } from './plugins/external/rate-limit.ts'
-import { PRESSURE_EXEMPT, registerUnderPressure } from './plugins/external/under-pressure.ts'
+import { registerUnderPressure } from './plugins/external/under-pressure.ts'
 import { registerMetrics } from './plugins/app/metrics.ts'
 import { createMetrics } from './telemetry/metrics.ts'
 import type { Metrics } from './telemetry/metrics.ts'
@@ -27,6 +29,7 @@ import { requestIdOf } from './http/request-id.ts'
 import { RequestLog } from './telemetry/request-log.ts'
 import { healthRoutes } from './routes/health.ts'
 import { notFoundRoutes, trackRouteMethods } from './routes/not-found.ts'
+import type { RateLimitHook } from './routes/not-found.ts'
 import { openApiRoutes } from './routes/openapi.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 import { SecretScrubber } from './lib/secrets.ts'
@@ -100,14 +103,21 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // Requests on connections still open during shutdown are served, not refused.
     return503OnClosing: false,
     // The contract's types are exact: no coercion, no silent removal, no defaults.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } }
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    // Errors Fastify meets before routing (a malformed URL) go through the one error
+    // handler too, with a request id and the security headers, never echoing the path.
+    frameworkErrors: (_error, request, reply) => {
+      reply.header('x-request-id', request.id).headers(SECURITY_HEADERS)
+      return sendProblem(reply, new ProblemError('BAD_REQUEST'))
+    }
   })
   app.decorateRequest('clientName', null)
+  app.decorateRequest('invalidClientToken', false)
   app.decorateRequest('outcome', null)
 
   const metrics = deps.metrics ?? createMetrics()
   // Before any route, so every route is known to the request metrics.
-  registerMetrics(app, metrics, { exposeRoute: config.metrics === undefined, routeConfig: PRESSURE_EXEMPT })
+  registerMetrics(app, metrics)
   const observer = observerOf(metrics)
   const upstream = buildUpstream(config, {
     scrubber,
@@ -130,9 +140,16 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     app.addHook('onClose', async () => { client.disconnect() })
   }
 
+  // With a trusted proxy, a forwarded address that is no IP is replaced by the socket's.
+  const checkForwarded = config.trustProxy === false
+    ? undefined
+    : forwardedAddressCheck((request) => request.log.warn({ remoteAddress: request.socket.remoteAddress }, 'X-Forwarded-For holds no IP address: using the socket address (logged once)'))
   app.addHook('onRequest', (request, reply, done) => {
+    checkForwarded?.(request)
     reply.header('x-request-id', request.id).headers(SECURITY_HEADERS)
-    done()
+    // A browser's preflight always names its method; anything else is no preflight to answer.
+    const malformedPreflight = request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] === undefined
+    done(malformedPreflight ? new ProblemError('BAD_REQUEST', 'A preflight request must name its method in Access-Control-Request-Method.') : undefined)
   })
   app.setErrorHandler(errorHandler((code) => {
     if (code === 'ORIGIN_NOT_ALLOWED') metrics.recordOriginRefused()
@@ -158,7 +175,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
   app.addSchema(PROBLEM_SCHEMA)
   await registerOpenApi(app, { version: VERSION, license: packageJson.license, sessionBodyOptional: config.defaultSerialNumber !== undefined })
-  notFoundRoutes(app, routeMethods, app.rateLimit())
+  notFoundRoutes(app, routeMethods, app.rateLimit() as unknown as RateLimitHook)
   healthRoutes(app, readiness)
   openApiRoutes(app)
   const idempotency = buildIdempotency(config, redis, metrics, app.log, deps.now)

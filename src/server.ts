@@ -48,10 +48,8 @@ async function main (): Promise<void> {
   }
   stdout.on('error', () => {})
   const app = await buildApp(config, { readiness, metrics, watchKeyFiles: true, logStream: logs })
-  // With METRICS_PORT, /metrics lives only there, opened before the main port.
-  const metricsServer = config.metrics === undefined
-    ? undefined
-    : await startMetricsServer(metrics, { ...config.metrics, log: app.log })
+  // /metrics lives only on its own port (METRICS_PORT), opened before the main port.
+  const metricsServer = await startMetricsServer(metrics, { ...config.metrics, log: app.log })
 
   const close = (): void => {
     app.log.info('closing: no new connections, finishing in-flight requests')
@@ -65,7 +63,7 @@ async function main (): Promise<void> {
     const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
     reaper.unref()
     app.close().then(async () => {
-      await metricsServer?.close()
+      await metricsServer.close()
       app.log.info('shut down cleanly')
       exit(0)
     }, (error: unknown) => {

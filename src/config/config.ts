@@ -4,7 +4,9 @@
 import envSchema from 'env-schema'
 import { parseClientTokens, parseOrigins, parseTrustProxy, splitList } from './lists.ts'
 import type { ClientToken, Parsed, TrustProxy } from './lists.ts'
+import { parseBaseUrl } from './base-url.ts'
 import { readKeyFile } from './key-file.ts'
+import { redisPasswordProblem } from './secrets.ts'
 import { SERIAL_NUMBER } from './patterns.ts'
 import { CONFIG_VARIABLES, schema, VARIABLES } from './schema.ts'
 import type { RawEnv, VariableName } from './schema.ts'
@@ -42,8 +44,8 @@ export interface Config {
   chatbotCircuit: { failureThreshold: number, cooldownMs: number, maxChatbots: number }
   load: { maxConcurrency: number, queueMax: number, maxEventLoopDelayMs: number, maxHeapUsedBytes: number }
   idempotency: { ttlMs: number, maxKeys: number }
-  /** Undefined: /metrics is served on the main port. */
-  metrics: { port: number, host: string } | undefined
+  /** The metrics listener: /metrics is never served on the main port. */
+  metrics: { port: number, host: string }
 }
 
 export class ConfigError extends Error {
@@ -96,6 +98,9 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   const origins = take(parseOrigins(raw.CORS_ORIGINS), [])
   const clientTokens = take(parseClientTokens(raw.CLIENT_TOKENS), [])
   const trustProxy = take(parseTrustProxy(raw.TRUST_PROXY), false)
+  const baseUrl = take(parseBaseUrl(raw.HOTTASK_BASE_URL, raw.HOTTASK_ALLOW_INSECURE_UPSTREAM), '')
+  const redisProblem = redisPasswordProblem(raw.REDIS_URL)
+  if (redisProblem !== undefined) problems.push(redisProblem)
   const allowed = splitList(raw.ALLOWED_SERIAL_NUMBERS)
   if (!allowed.every((id) => SERIAL_NUMBER.test(id))) problems.push(`ALLOWED_SERIAL_NUMBERS: expected ${VARIABLES.ALLOWED_SERIAL_NUMBERS.expected}`)
   if (raw.REQUIRE_CLIENT_TOKEN && clientTokens.length === 0) problems.push('REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS to be set')
@@ -106,7 +111,7 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   // In-flight requests must be able to use their whole upstream deadline while draining.
   if (raw.SHUTDOWN_TIMEOUT_MS < raw.UPSTREAM_TIMEOUT_MS) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS')
   if (raw.CLIENT_REQUEST_TIMEOUT_MS < raw.CLIENT_HEADERS_TIMEOUT_MS) problems.push('CLIENT_REQUEST_TIMEOUT_MS: must be at least CLIENT_HEADERS_TIMEOUT_MS')
-  return { origins, clientTokens, trustProxy, allowed: allowed.length > 0 ? allowed : undefined }
+  return { origins, clientTokens, trustProxy, baseUrl, allowed: allowed.length > 0 ? allowed : undefined }
 }
 
 /** The optional next key, from its variable or its file (not both). */
@@ -135,7 +140,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   return {
     apiKey: key,
     apiKeyFile: raw.HOTTASK_API_KEY_FILE,
-    baseUrl: new URL(raw.HOTTASK_BASE_URL).origin,
+    baseUrl: access.baseUrl,
     host: raw.HOST,
     port: raw.PORT,
     logLevel: raw.LOG_LEVEL,
@@ -181,6 +186,6 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
       maxHeapUsedBytes: raw.MAX_HEAP_USED_BYTES
     },
     idempotency: { ttlMs: raw.IDEMPOTENCY_TTL_MS, maxKeys: raw.IDEMPOTENCY_MAX_KEYS },
-    metrics: raw.METRICS_PORT === undefined ? undefined : { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST }
+    metrics: { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST }
   }
 }

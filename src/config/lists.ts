@@ -1,6 +1,7 @@
 // Parsers for the list-valued variables. Each returns a value or a problem sentence
 // that names the variable and never repeats a secret.
 import { isIP } from 'node:net'
+import { MIN_CLIENT_TOKEN_CHARS } from './secrets.ts'
 
 export type Parsed<T> = { value: T, problem?: undefined } | { value?: undefined, problem: string }
 
@@ -24,7 +25,7 @@ export function parseOrigins (text: string): Parsed<string[]> {
 export interface ClientToken { name: string, token: string }
 
 const TOKEN_NAME = /^[A-Za-z0-9._-]{1,64}$/
-const TOKEN = /^[\x21-\x2b\x2d-\x7e]{16,}$/
+const TOKEN = new RegExp(`^[\\x21-\\x2b\\x2d-\\x7e]{${MIN_CLIENT_TOKEN_CHARS},}$`)
 
 export function parseClientTokens (text: string): Parsed<ClientToken[]> {
   const tokens: ClientToken[] = []

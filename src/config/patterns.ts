@@ -6,6 +6,6 @@
 export const SERIAL_NUMBER_PATTERN = '^[A-Za-z0-9_-]{1,128}$'
 export const SERIAL_NUMBER = new RegExp(SERIAL_NUMBER_PATTERN)
 
-/** An API key: visible ASCII characters, no spaces. */
-export const API_KEY_PATTERN = '^[\\x21-\\x7e]+$'
+/** An API key: at least 8 visible ASCII characters (secrets.ts says why), no spaces. */
+export const API_KEY_PATTERN = '^[\\x21-\\x7e]{8,}$'
 export const API_KEY = new RegExp(API_KEY_PATTERN)

@@ -1,6 +1,7 @@
 // Every environment variable the service reads: its JSON schema for Ajv and, in words,
 // what it expects for people. The README's configuration table is tested against it.
 
+import { BASE_URL_EXPECTED } from './base-url.ts'
 import { API_KEY_PATTERN, SERIAL_NUMBER_PATTERN } from './patterns.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -19,7 +20,10 @@ function integer (minimum: number, maximum: number, fallback?: number) {
 
 const list = (expected: string) => ({ schema: { type: 'string', default: '' }, expected }) as const
 
-const apiKey = { schema: { type: 'string', pattern: API_KEY_PATTERN }, expected: 'visible ASCII characters, no spaces' } as const
+const apiKey = {
+  schema: { type: 'string', pattern: API_KEY_PATTERN },
+  expected: 'at least 8 visible ASCII characters, no spaces (a shorter key is guessable, and scrubbing it from every log line by value would corrupt them)'
+} as const
 
 export const VARIABLES = {
   HOTTASK_API_KEY: apiKey,
@@ -27,8 +31,9 @@ export const VARIABLES = {
   // An http(s) origin: no credentials, path, query or fragment (a lone trailing slash is fine).
   HOTTASK_BASE_URL: {
     schema: { type: 'string', pattern: '^https?://[^/?#@\\s]+/?$', default: 'https://usapi.hottask.com' },
-    expected: 'an http(s) origin such as https://usapi.hottask.com'
+    expected: BASE_URL_EXPECTED
   },
+  HOTTASK_ALLOW_INSECURE_UPSTREAM: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
   HOST: { schema: { type: 'string', minLength: 1, default: '0.0.0.0' }, expected: 'a host name or address to listen on' },
   PORT: integer(0, 65535, 3000),
   LOG_LEVEL: { schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, expected: LOG_LEVELS.join(', ') },
@@ -67,7 +72,7 @@ export const VARIABLES = {
   MAX_HEAP_USED_BYTES: integer(0, 1099511627776, 0),
   IDEMPOTENCY_TTL_MS: integer(1000, 604800000, 86400000),
   IDEMPOTENCY_MAX_KEYS: integer(1, 10000000, 10000),
-  METRICS_PORT: integer(0, 65535),
+  METRICS_PORT: integer(0, 65535, 9464),
   METRICS_HOST: { schema: { type: 'string', minLength: 1 }, expected: 'a host name or address for the metrics listener' },
   DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
 } as const

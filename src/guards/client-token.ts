@@ -1,6 +1,8 @@
 // Internal client tokens: `Authorization: Bearer <token>` names the calling service.
 // Tokens are compared in constant time (equal-length SHA-256 digests, every token
-// checked), so timing tells nothing about how much of a guess was right.
+// checked), so timing tells nothing about how much of a guess was right. A wrong token
+// is refused only after the rate limit has counted the attempt against the caller's
+// address (refuseInvalidToken runs before the body is read), so guessing is throttled.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { ClientToken } from '../config/config.ts'
@@ -10,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated client token's name, or null for anonymous callers. */
     clientName: string | null
+    /** A bearer token was presented and matched no client: refused once the rate limit has counted it. */
+    invalidClientToken: boolean
   }
 }
 
@@ -43,11 +47,17 @@ export function clientTokenGuard (tokens: ClientToken[], required: boolean): onR
     }
     const name = /^Bearer +/i.test(header) ? match(header.replace(/^Bearer +/i, '').trim()) : undefined
     if (name === undefined) {
-      done(new ProblemError('INVALID_CLIENT_TOKEN', undefined, INVALID))
+      request.invalidClientToken = true
+      done()
       return
     }
     request.clientName = name
     request.log = request.log.child({ client: name })
     done()
   }
+}
+
+/** Refuses a request whose token matched no client; runs after the rate limit, before the body is read. */
+export function refuseInvalidToken (request: FastifyRequest, _reply: FastifyReply, _payload: unknown, done: (error?: Error) => void): void {
+  done(request.invalidClientToken ? new ProblemError('INVALID_CLIENT_TOKEN', undefined, INVALID) : undefined)
 }

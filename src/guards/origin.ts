@@ -9,6 +9,11 @@ export function originGuard (origins: string[]) {
   const anyOrigin = origins.includes('*')
   const listed = new Set(origins)
   return function checkOrigin (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    // A wrong client token is answered 401 whatever the origin (once the rate limit has counted it).
+    if (request.invalidClientToken) {
+      done()
+      return
+    }
     const origin = request.headers.origin
     const refused = origin === undefined
       ? request.headers['sec-fetch-site'] === 'cross-site' && !anyOrigin

@@ -46,9 +46,12 @@ export function sendProblem (reply: FastifyReply, problem: ProblemError): Fastif
     .send(JSON.stringify(toProblem(problem, reply.request.id)))
 }
 
+/** Node's error for a request body cut off by its client (declared length, fewer bytes, socket closed). */
+const BODY_ABORTED = 'ECONNRESET'
+
 export function errorHandler (onProblem: (code: ErrorCode) => void) {
   return function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    if (error.code === CLIENT_GONE) {
+    if (error.code === CLIENT_GONE || error.code === BODY_ABORTED) {
       // Nobody is left to read an answer; 499 (nginx's "client closed request") tells the logs why.
       request.log.info('client went away; upstream call aborted')
       return reply.code(499).send()

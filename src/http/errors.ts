@@ -7,6 +7,7 @@ import { StacklessError } from '../lib/stackless-error.ts'
 export const PROBLEM_TYPE_BASE = 'urn:hottask-proxy:problem:'
 
 export const ERRORS = {
+  BAD_REQUEST: { status: 400, title: 'Bad request', detail: 'The request could not be read: its URL or preflight headers are malformed.' },
   INVALID_JSON: { status: 400, title: 'Invalid JSON', detail: 'The request body is not valid JSON.' },
   VALIDATION_FAILED: { status: 400, title: 'Validation failed', detail: 'The request does not match the schema.' },
   NOT_FOUND: { status: 404, title: 'Not found', detail: 'No route matches this URL.' },

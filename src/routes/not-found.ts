@@ -1,7 +1,7 @@
 // Unknown URLs are 404 NOT_FOUND; a known URL with the wrong method is 405 with Allow,
 // which Fastify alone would answer as 404. Both are rate limited, so unknown URLs
-// cannot be probed for free.
-import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
+// cannot be probed for free, and the limit runs before their body is read.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ProblemError } from '../http/errors.ts'
 
 /** Records each route's methods; call before any route is added. */
@@ -15,8 +15,16 @@ export function trackRouteMethods (app: FastifyInstance): Map<string, Set<string
   return methods
 }
 
-export function notFoundRoutes (app: FastifyInstance, methods: Map<string, Set<string>>, rateLimit: preHandlerHookHandler): void {
-  app.setNotFoundHandler({ preHandler: rateLimit }, async (request) => {
+/** The rate-limit plugin's hook, as `app.rateLimit()` returns it. */
+export type RateLimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+export function notFoundRoutes (app: FastifyInstance, methods: Map<string, Set<string>>, rateLimit: RateLimitHook): void {
+  // The not-found handler takes no onRequest hook of its own: a global one acts on unrouted requests only.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) rateLimit(request, reply).then(() => done(), done)
+    else done()
+  })
+  app.setNotFoundHandler(async (request) => {
     // A preflight that CORS did not answer came from an origin that is not listed.
     if (request.method === 'OPTIONS' && request.headers.origin !== undefined) throw new ProblemError('ORIGIN_NOT_ALLOWED')
     const query = request.url.indexOf('?')

@@ -2,6 +2,7 @@
 // limit (all before the body is read), body validation, chatbot allow-list — then a
 // session is created upstream with the server's key and answered 201.
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { refuseInvalidToken } from '../guards/client-token.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
 import { watchClient } from '../http/client-gone.ts'
 import { ERRORS, ProblemError } from '../http/errors.ts'
@@ -11,7 +12,7 @@ import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/probl
 import type { HeaderDoc } from '../http/problem-schema.ts'
 import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
-import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/key.ts'
+import { IDEMPOTENCY_KEY_PATTERN, MIN_ANONYMOUS_KEY_CHARS, scopeOf } from '../idempotency/key.ts'
 import type { SessionService } from '../upstream/session-service.ts'
 
 function bodySchema (serialNumberRequired: boolean) {
@@ -86,7 +87,7 @@ const headersSchema = {
     'idempotency-key': {
       type: 'string',
       pattern: IDEMPOTENCY_KEY_PATTERN,
-      description: 'Makes the request safe to repeat: the same key (per client) for the same chatbot replays the first answer without a new session, within IDEMPOTENCY_TTL_MS. Another chatbot with the same key: 422.'
+      description: 'Makes the request safe to repeat: the same key (per client) for the same chatbot replays the first answer without a new session, within IDEMPOTENCY_TTL_MS. Another chatbot with the same key: 422. Use a random value (a UUID): anonymous callers need at least 16 characters.'
     }
   }
 } as const
@@ -113,6 +114,7 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
 
   app.post<{ Body: SessionBody, Headers: SessionHeaders }>('/sessions', {
     onRequest: options.guards,
+    preParsing: refuseInvalidToken,
     preValidation: useDefaultForNoBody,
     config: { rateLimit: {} },
     schema: {
@@ -137,7 +139,10 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
       if (key === undefined) {
         sessionId = await create(client.signal)
       } else {
-        const scope = request.clientName === null ? `ip:${request.ip}` : `client:${request.clientName}`
+        if (request.clientName === null && key.length < MIN_ANONYMOUS_KEY_CHARS) {
+          throw new ProblemError('VALIDATION_FAILED', `An anonymous Idempotency-Key must have at least ${MIN_ANONYMOUS_KEY_CHARS} characters: use a random one, such as a UUID.`)
+        }
+        const scope = scopeOf(request.clientName, request.ip, request.headers.origin, request.headers['user-agent'])
         const answer = await idempotency.run({
           scope, key, serialNumber, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call: create
         })

@@ -1,6 +1,7 @@
 // With METRICS_PORT, /metrics moves off the main port to this tiny server, so it can be
 // bound to an internal interface and never shares the public listener, its rate limit
-// or its load shedding. It serves GET /metrics and answers 404 to everything else.
+// or its load shedding. It serves GET (and HEAD) /metrics, answers other methods there
+// 405 with Allow, and every other path 404.
 import { createServer } from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -35,15 +36,20 @@ const isMetricsPath = (url: string | undefined): boolean => String(url).split('?
 export async function startMetricsServer (metrics: Metrics, options: MetricsServerOptions): Promise<MetricsServer> {
   const { log } = options
   let closing = false
-  const send = (response: ServerResponse, status: number, contentType: string, body: string): void => {
-    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }
+  const send = (response: ServerResponse, status: number, contentType: string, body: string, extra: OutgoingHttpHeaders = {}): void => {
+    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra }
     // A scrape answered while closing ends its connection, so close() need not wait for it to idle out.
     if (closing) headers.connection = 'close'
     response.writeHead(status, headers).end(body)
   }
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
-    if (request.method !== 'GET' || !isMetricsPath(request.url)) {
+    if (!isMetricsPath(request.url)) {
       send(response, 404, 'text/plain; charset=utf-8', 'Not found\n')
+      return
+    }
+    // HEAD is answered like GET; Node leaves the body out.
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      send(response, 405, 'text/plain; charset=utf-8', 'Method not allowed\n', { allow: 'GET, HEAD' })
       return
     }
     metrics.render().then((body) => send(response, 200, metrics.contentType, body), (error: unknown) => {

@@ -39,7 +39,7 @@ export class ChatbotBreakers {
     if (record === undefined || record.failures < this.#threshold) return
     if (this.#now() - record.openedAt >= this.#cooldownMs) return
     const { refusal } = record
-    throw new UpstreamError(refusal.code, { httpStatus: refusal.facts.httpStatus, retryAfter: refusal.facts.retryAfter, shortCircuited: true }, refusal.detail)
+    throw new UpstreamError(refusal.code, { httpStatus: refusal.facts.httpStatus, retryAfter: refusal.facts.retryAfter, shortCircuited: true })
   }
 
   /** A failure about this chatbot; the breaker opens at the threshold, and again on each failure after a cooldown. */

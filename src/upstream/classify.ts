@@ -30,9 +30,6 @@ const BY_HTTP_STATUS: Record<number, ErrorCode> = {
   504: 'UPSTREAM_TIMEOUT'
 }
 
-/** Codes whose upstream Message the frontend needs to see. */
-const TELLS_MESSAGE = new Set<ErrorCode>(['UPSTREAM_REJECTED', 'CHATBOT_NOT_FOUND'])
-
 /** The request never left: the connection was not established. */
 const NOT_SENT = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL',
@@ -49,13 +46,17 @@ export interface UpstreamAnswer {
   body: string | undefined
 }
 
+/**
+ * The upstream's words are not ours to pass on: a caller gets the registry's detail only
+ * (a key echoed encoded, or an internal address, would otherwise reach a browser). The
+ * Message goes to the log, made safe and scrubbed.
+ */
 function fromEnvelope (envelope: Envelope, answer: UpstreamAnswer, scrubber: SecretScrubber): UpstreamError {
-  const code = BY_ENVELOPE_CODE[envelope.Code] ?? 'UPSTREAM_ERROR'
-  const detail = TELLS_MESSAGE.has(code) ? safeMessage(envelope.Message, scrubber) : undefined
-  return new UpstreamError(code, {
+  return new UpstreamError(BY_ENVELOPE_CODE[envelope.Code] ?? 'UPSTREAM_ERROR', {
     httpStatus: answer.status,
-    retryAfter: parseRetryAfter(answer.headers['retry-after'])
-  }, detail)
+    retryAfter: parseRetryAfter(answer.headers['retry-after']),
+    message: safeMessage(envelope.Message, scrubber)
+  })
 }
 
 /** The session id of a good answer; throws the mapped UpstreamError otherwise. */

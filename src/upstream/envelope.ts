@@ -23,7 +23,7 @@ export interface Envelope {
 }
 
 /**
- * The parsed JSON body, or undefined when it is not JSON. A reviver slows JSON.parse
+ * The parsed JSON body, or undefined when it is not JSON (or too deeply nested to read). A reviver slows JSON.parse
  * several times over, so it runs only when a number may have lost digits: never for
  * the usual answer, whose SessionID is a safe integer.
  */
@@ -39,8 +39,13 @@ export function parseJson (text: string): unknown {
     (body as { Data: { SessionID: unknown } }).Data.SessionID = new NumberText(String(id))
     return body
   }
-  // The reviver's third argument (the source text) is in V8 since Node 21.
-  return JSON.parse(text, keepSessionIdText as (key: string, value: unknown) => unknown)
+  // The reviver's third argument (the source text) is in V8 since Node 21. The reviver walks
+  // the document recursively: a deeply nested one overflows the stack, and is no envelope.
+  try {
+    return JSON.parse(text, keepSessionIdText as (key: string, value: unknown) => unknown)
+  } catch {
+    return undefined
+  }
 }
 
 /** An envelope has a boolean Success and an integer Code; other members are optional. */

@@ -1,5 +1,5 @@
-// The upstream's error Message, made safe to show a browser: no control or bidi
-// characters, no secret, at most 200 characters.
+// The upstream's error Message, made safe to log: no control or bidi characters, no
+// secret, at most 200 characters. (It is never shown to a caller: see classify.ts.)
 import type { SecretScrubber } from '../lib/secrets.ts'
 
 const MAX_CHARS = 200

@@ -1,7 +1,8 @@
 // Retry-After from the upstream, as whole seconds for our own Retry-After header.
-// RFC 9110 allows delay-seconds or an HTTP-date; anything else is ignored.
+// RFC 9110 allows delay-seconds or an HTTP-date; anything else is ignored. Capped at ten
+// minutes: an upstream that asks for a day would otherwise park every widget for a day.
 
-const MAX_SECONDS = 86400
+export const MAX_RETRY_AFTER_SECONDS = 600
 
 export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
   const text = Array.isArray(value) ? value[0] : value
@@ -18,5 +19,5 @@ export function parseRetryAfter (value: string | string[] | undefined, now = Dat
   } else {
     return undefined
   }
-  return Math.min(Math.max(seconds, 1), MAX_SECONDS)
+  return Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS)
 }

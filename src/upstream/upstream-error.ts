@@ -19,6 +19,8 @@ export interface UpstreamFacts {
   keyFingerprint?: string
   /** Answered from the chatbot's open breaker: the upstream's last refusal, with no call made. */
   shortCircuited?: boolean
+  /** The envelope's Message, made safe and scrubbed: for the log only, never for a caller. */
+  message?: string
 }
 
 const DEFAULT_RETRY_AFTER = 30

@@ -23,7 +23,7 @@ const callsFor = (upstream: { requests: Array<{ body: string }> }, serialNumber:
 
 for (const next of [undefined, NEXT_KEY]) {
   test(`attack: 25 anonymous requests for a chatbot the upstream answers 403 cannot open the circuit for everyone (${next === undefined ? 'one key' : 'with a next key'})`, async (t) => {
-    const { app, upstream } = await setup(t, { ...DEFAULTS, HOTTASK_API_KEY_NEXT: next }, { simulator: { key: [TEST_KEY, ...(next === undefined ? [] : [next])] } })
+    const { app, upstream, metrics } = await setup(t, { ...DEFAULTS, HOTTASK_API_KEY_NEXT: next }, { simulator: { key: [TEST_KEY, ...(next === undefined ? [] : [next])] } })
     t.equal((await postSession(app, { serialNumber: 'known-good' })).statusCode, 201, 'the key is proven')
     const served: number[] = []
     for (let i = 0; i < 25; i++) {
@@ -35,7 +35,7 @@ for (const next of [undefined, NEXT_KEY]) {
     t.same(new Set(served), new Set([201]), 'known-good and new chatbots were served every time')
     t.equal(callsFor(upstream, 'sim-code-403'), 3, 'one upstream call per attacker request until the chatbot\'s breaker opened, none after')
     t.notOk(upstream.requests.some((r) => r.headers.authorization === NEXT_KEY), 'the next key was never tried')
-    t.match((await app.inject({ url: '/metrics' })).body, /hottask_proxy_circuit_state\{state="closed"\} 1/)
+    t.match(await metrics.render(), /hottask_proxy_circuit_state\{state="closed"\} 1/)
   })
 }
 
@@ -96,13 +96,13 @@ test('started with a revoked current key and a working next key: switches on the
 })
 
 test('a key that never worked opens only per-chatbot breakers: readiness stays up and the auth failures are counted', async (t) => {
-  const { app, upstream } = await setup(t, DEFAULTS, { simulator: { key: ['the-upstream-wants-another-key'] } })
+  const { app, upstream, metrics } = await setup(t, DEFAULTS, { simulator: { key: ['the-upstream-wants-another-key'] } })
   for (let i = 0; i < 12; i++) t.equal((await postSession(app, { serialNumber: `bot-${i % 4}` })).json().code, 'UPSTREAM_AUTH_FAILED')
   t.equal(upstream.count(), 12, 'no global circuit: every chatbot asked until its own breaker opened')
   t.equal((await postSession(app, { serialNumber: 'bot-0' })).json().code, 'UPSTREAM_AUTH_FAILED')
   t.equal(upstream.count(), 12, 'bot-0 is short-circuited now')
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
-  t.match((await app.inject({ url: '/metrics' })).body, /hottask_proxy_upstream_attempts_total\{outcome="UPSTREAM_AUTH_FAILED"\} 12/)
+  t.match(await metrics.render(), /hottask_proxy_upstream_attempts_total\{outcome="UPSTREAM_AUTH_FAILED"\} 12/)
 })
 
 test('with ALLOWED_SERIAL_NUMBERS a key that never worked is at fault: the circuit opens', async (t) => {

@@ -6,7 +6,8 @@ import { startRedis } from '../helpers/redis-server.ts'
 import { postSession, setup } from '../helpers/setup.ts'
 import { manualClock } from '../helpers/waiting.ts'
 
-const key = (value: string) => ({ 'idempotency-key': value })
+// Anonymous keys must be random-looking (at least 16 characters): every key here gets a random tail.
+const key = (value: string) => ({ 'idempotency-key': `${value}-5f0c2a9e7d41b836` })
 
 test('the same key replays the first answer without a new upstream call', async (t) => {
   const { app, upstream } = await setup(t)
@@ -68,7 +69,7 @@ test('keys are scoped per client, and an invalid key is a validation failure', a
   t.not(a.body, b.body, 'two clients never share an answer')
   t.equal(upstream.count(), 2)
   for (const bad of ['', 'has space', 'x'.repeat(129), 'caf\u00e9']) {
-    const res = await postSession(app, { serialNumber: 'abc' }, key(bad))
+    const res = await postSession(app, { serialNumber: 'abc' }, { 'idempotency-key': bad })
     t.equal(res.statusCode, 400, JSON.stringify(bad))
     t.equal(res.json().code, 'VALIDATION_FAILED')
   }
@@ -114,6 +115,36 @@ test('IDEMPOTENCY_MAX_KEYS: beyond it the least recently used key is forgotten',
   t.equal(await session('a'), a, 'a is still kept')
   t.not(await session('b'), b, 'b was forgotten: a new session')
   t.equal(upstream.count(), 4)
+})
+
+test('attack: two visitors behind one address who pick the same key never share an answer', async (t) => {
+  const { app, upstream } = await setup(t, { CORS_ORIGINS: 'https://shop.example,https://blog.example' })
+  const visitor = (origin: string, userAgent: string) => app.inject({
+    method: 'POST',
+    url: '/sessions',
+    remoteAddress: '203.0.113.9',
+    headers: { 'content-type': 'application/json', origin, 'user-agent': userAgent, 'idempotency-key': '00000000-0000-4000-8000-000000000000' },
+    payload: '{"serialNumber":"abc"}'
+  })
+  const first = await visitor('https://shop.example', 'Browser A')
+  const otherAgent = await visitor('https://shop.example', 'Browser B')
+  const otherSite = await visitor('https://blog.example', 'Browser A')
+  t.equal(first.statusCode, 201)
+  t.not(first.json().sessionId, otherAgent.json().sessionId, 'another User-Agent: another caller')
+  t.not(first.json().sessionId, otherSite.json().sessionId, 'another Origin: another caller')
+  t.equal((await visitor('https://shop.example', 'Browser A')).headers['idempotent-replayed'], 'true', 'the same caller replays')
+  t.equal(upstream.count(), 3)
+})
+
+test('an anonymous Idempotency-Key shorter than 16 characters is refused as VALIDATION_FAILED', async (t) => {
+  const { app, upstream } = await setup(t, { CLIENT_TOKENS: 'svc:svc-token-0123456789' })
+  const short = await postSession(app, { serialNumber: 'abc' }, { 'idempotency-key': '123456789012345' })
+  t.equal(short.statusCode, 400)
+  t.equal(short.json().code, 'VALIDATION_FAILED')
+  t.match(short.json().detail, /at least 16 characters/)
+  t.equal((await postSession(app, { serialNumber: 'abc' }, { 'idempotency-key': '1234567890123456' })).statusCode, 201, '16 is enough')
+  t.equal((await postSession(app, { serialNumber: 'abc' }, { authorization: 'Bearer svc-token-0123456789', 'idempotency-key': 'k1' })).statusCode, 201, 'a token client may use a short key')
+  t.equal(upstream.count(), 2)
 })
 
 test('a replay still counts against the rate limit', async (t) => {

@@ -68,7 +68,7 @@ test('a file change is picked up without a signal; an empty file keeps the key',
 })
 
 test('next-key failover: the refused key is replaced by the next one, once', async (t) => {
-  const { app, upstream, logs } = await setup(t, { HOTTASK_API_KEY: 'refused-key-00000000000', HOTTASK_API_KEY_NEXT: TEST_KEY })
+  const { app, upstream, logs, metrics } = await setup(t, { HOTTASK_API_KEY: 'refused-key-00000000000', HOTTASK_API_KEY_NEXT: TEST_KEY })
   const res = await postSession(app, { serialNumber: 'abc' })
   t.equal(res.statusCode, 201)
   t.equal(upstream.count(), 2)
@@ -77,8 +77,7 @@ test('next-key failover: the refused key is replaced by the next one, once', asy
   const warn = logs.entries.find((e) => e.msg === 'API key refused upstream; the next key worked and is now current')
   t.match(warn, { level: 40, refused: /^[0-9a-f]{8}$/, current: /^[0-9a-f]{8}$/ })
   t.notOk(logs.text.includes('refused-key-00000000000'))
-  const metrics = await app.inject({ url: '/metrics' })
-  t.match(metrics.body, /hottask_proxy_upstream_retries_total\{reason="next_key"\} 1/)
+  t.match(await metrics.render(), /hottask_proxy_upstream_retries_total\{reason="next_key"\} 1/)
 })
 
 test('HOTTASK_API_KEY_NEXT_FILE is re-read like the key file; a key file still holding a refused key is ignored', async (t) => {

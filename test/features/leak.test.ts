@@ -32,7 +32,8 @@ test('the key appears in no log line at trace level and in no response', async (
     responses.push(res.body, JSON.stringify(res.headers))
   }
   const echoed = await postSession(app, { serialNumber: 'sim-echo-key' })
-  t.match(echoed.json().detail, /for key \[REDACTED\] second line/, 'the echoed key is scrubbed by value')
+  t.equal(echoed.json().detail, 'The chatbot service rejected the request.', 'the upstream\'s words never reach the caller')
+  t.ok(logs.entries.some((e) => /for key \[REDACTED\] second line/.test(String((e.upstream as { message?: string } | undefined)?.message))), 'they are logged, scrubbed by value')
 
   const everything = logs.text + responses.join('\n')
   t.ok(logs.lines.length > SCENARIOS.length * 3, 'logs were captured')
@@ -68,7 +69,7 @@ test('inbound credential headers are redacted by path wherever headers are logge
 test('no key or token leaks through failover, client tokens, idempotency, metrics or readiness', async (t) => {
   const refused = 'refused-leak-key-ABCDEFGH-0001'
   const token = 'leak-client-token-QWERTYUIOP-42'
-  const { app, logs } = await setup(t, {
+  const { app, logs, metrics } = await setup(t, {
     HOTTASK_API_KEY: refused, HOTTASK_API_KEY_NEXT: TEST_KEY, CLIENT_TOKENS: `svc:${token}`, LOG_LEVEL: 'trace'
   })
   const responses: string[] = []
@@ -82,7 +83,23 @@ test('no key or token leaks through failover, client tokens, idempotency, metric
     const res = await postSession(app, body, headers)
     responses.push(res.body, JSON.stringify(res.headers))
   }
-  for (const url of ['/metrics', '/readyz', '/openapi.json']) responses.push((await app.inject({ url })).body)
+  for (const url of ['/readyz', '/openapi.json']) responses.push((await app.inject({ url })).body)
+  responses.push(await metrics.render())
   const everything = logs.text + responses.join('\n')
   for (const secret of [refused, TEST_KEY, token]) t.notOk(everything.includes(secret), `${secret.slice(0, 12)}… appears nowhere`)
+})
+
+test('no key or token leaks through the hardened edge: short-circuited refusals, token guessing, malformed URLs, forwarded garbage', async (t) => {
+  const token = 'hardened-client-token-0123456789'
+  const { app, logs, metrics } = await setup(t, { CLIENT_TOKENS: `svc:${token}`, TRUST_PROXY: '1', LOG_LEVEL: 'trace', CHATBOT_CIRCUIT_FAILURE_THRESHOLD: '2' })
+  const responses: string[] = []
+  const keep = (res: { body: string, headers: object }) => { responses.push(res.body, JSON.stringify(res.headers)) }
+  for (let i = 0; i < 4; i++) keep(await postSession(app, { serialNumber: 'sim-echo-key' }))
+  for (let i = 0; i < 3; i++) keep(await postSession(app, { serialNumber: 'abc' }, { authorization: `Bearer ${token.slice(0, -1)}${i}` }))
+  keep(await app.inject({ url: `/%E0%A4%A${TEST_KEY}` }))
+  keep(await app.inject({ method: 'POST', url: '/sessions', headers: { 'content-type': 'application/json', 'x-forwarded-for': `${TEST_KEY} ${token}` }, payload: '{"serialNumber":"abc"}' }))
+  responses.push(await metrics.render())
+  const everything = logs.text + responses.join('\n')
+  for (const secret of [TEST_KEY, token]) t.notOk(everything.includes(secret), `${secret.slice(0, 12)}… appears nowhere`)
+  t.ok(logs.entries.some((e) => (e.upstream as { shortCircuited?: boolean } | undefined)?.shortCircuited === true), 'a refusal was answered from the chatbot\'s breaker')
 })

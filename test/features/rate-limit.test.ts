@@ -70,6 +70,18 @@ test('with TRUST_PROXY the forwarded address is the client', async (t) => {
   t.equal((await viaListed('7.7.7.7', '172.16.0.1')).statusCode, 429, 'and its forwarded header is ignored')
 })
 
+test('attack: rotating garbage in X-Forwarded-For does not escape the limit; it is ignored and logged once', async (t) => {
+  const { app, logs } = await setup(t, { RATE_LIMIT_MAX: '2', TRUST_PROXY: '1' })
+  const send = (xff: string) => app.inject({ method: 'POST', url: '/sessions', remoteAddress: '10.9.9.9', headers: { 'content-type': 'application/json', 'x-forwarded-for': xff }, payload: '{"serialNumber":"abc"}' })
+  const statuses = []
+  for (const garbage of ['foo bar', 'not-an-ip', '1.2.3', 'x'.repeat(40), '999.1.1.1']) statuses.push((await send(garbage)).statusCode)
+  t.same(statuses, [201, 201, 429, 429, 429], 'all of them were the proxy hop\'s address, which has one limit')
+  t.equal(logs.entries.filter((e) => e.msg === 'X-Forwarded-For holds no IP address: using the socket address (logged once)').length, 1)
+  const line = logs.entries.find((e) => e.msg === 'request completed' && (e.req as { remoteAddress: string }).remoteAddress === '10.9.9.9')
+  t.ok(line, 'the completion line names the socket address')
+  t.equal((await send('192.0.2.44')).statusCode, 201, 'a real forwarded address is still its own client')
+})
+
 test('health routes are not limited; the 404 handler is', async (t) => {
   const { app } = await setup(t, { RATE_LIMIT_MAX: '2' })
   for (let i = 0; i < 5; i++) {
@@ -98,10 +110,10 @@ test('405 answers are rate limited like 404s, so methods cannot be probed for fr
 
 test('order of checks: token, origin, rate limit, body, allow-list', async (t) => {
   const { app, upstream } = await setup(t, {
-    RATE_LIMIT_MAX: '1', CORS_ORIGINS: 'https://shop.example', CLIENT_TOKENS: `svc:${TOKEN}`, ALLOWED_SERIAL_NUMBERS: 'bot-a'
+    RATE_LIMIT_MAX: '2', CORS_ORIGINS: 'https://shop.example', CLIENT_TOKENS: `svc:${TOKEN}`, ALLOWED_SERIAL_NUMBERS: 'bot-a'
   })
   const bad = await postSession(app, '{broken', { authorization: 'Bearer wrong-token-000000000', origin: 'https://evil.example' })
-  t.equal(bad.json().code, 'INVALID_CLIENT_TOKEN', 'the token is checked first')
+  t.equal(bad.json().code, 'INVALID_CLIENT_TOKEN', 'the token is checked first (and the guess counts against the address)')
   t.equal((await postSession(app, '{broken', { origin: 'https://evil.example' })).json().code, 'ORIGIN_NOT_ALLOWED', 'then the origin')
   t.equal((await postSession(app, { serialNumber: 'bot-b' })).json().code, 'SERIAL_NUMBER_NOT_ALLOWED', 'counts against the limit')
   t.equal((await postSession(app, '{broken')).json().code, 'RATE_LIMITED', 'a limited request with a bad body is still 429')

@@ -16,7 +16,8 @@ export interface ProxyProcess {
 export function runServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = []): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
   const child = spawn(process.execPath, [...nodeArgs, SERVER], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    // The simulated upstream speaks plain http on loopback; metrics on a free port of their own.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''

@@ -5,6 +5,8 @@ import { buildApp } from '../../src/app.ts'
 import type { AppDeps } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import type { Config } from '../../src/config/config.ts'
+import { createMetrics } from '../../src/telemetry/metrics.ts'
+import type { Metrics } from '../../src/telemetry/metrics.ts'
 import { startSimulator } from '../../simulator/server.ts'
 import type { Simulator, SimulatorOptions } from '../../simulator/server.ts'
 
@@ -22,6 +24,8 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
   return loadConfig({
     HOTTASK_API_KEY: TEST_KEY,
     HOTTASK_BASE_URL: 'http://127.0.0.1:9',
+    // The simulated upstream speaks plain http on loopback.
+    HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true',
     LOG_LEVEL: 'trace',
     RATE_LIMIT_MAX: '100000',
     CIRCUIT_FAILURE_THRESHOLD: '100000',
@@ -35,18 +39,21 @@ export interface Harness {
   app: FastifyInstance
   upstream: Simulator
   logs: LogCapture
+  /** The app's metrics (served on the metrics port, never by the app): read with `metrics.render()`. */
+  metrics: Metrics
 }
 
 /** An app wired to a fresh simulator; both are closed when the test ends. */
 export async function setup (t: Test, env: Record<string, string | undefined> = {}, options: { simulator?: SimulatorOptions, deps?: AppDeps } = {}): Promise<Harness> {
   const upstream = await startSimulator({ key: TEST_KEY, ...options.simulator })
   const logs = new LogCapture()
-  const app = await buildApp(testConfig({ HOTTASK_BASE_URL: upstream.url, ...env }), { logStream: logs, ...options.deps })
+  const metrics = options.deps?.metrics ?? createMetrics()
+  const app = await buildApp(testConfig({ HOTTASK_BASE_URL: upstream.url, ...env }), { logStream: logs, ...options.deps, metrics })
   t.teardown(async () => {
     await app.close()
     await upstream.close()
   })
-  return { app, upstream, logs }
+  return { app, upstream, logs, metrics }
 }
 
 /** POST /sessions with a JSON body through inject. */

@@ -1,7 +1,7 @@
 // Waiting without guessing: a clock the test moves by hand, a poll that ends as soon as a
 // condition holds (with a generous cap, so a slow machine is only slower, never wrong),
 // and a counter read from the Prometheus exposition.
-import type { FastifyInstance } from 'fastify'
+import type { Metrics } from '../../src/telemetry/metrics.ts'
 
 export interface ManualClock {
   now: () => number
@@ -22,9 +22,9 @@ export async function until (condition: () => boolean | Promise<boolean>, what: 
   }
 }
 
-/** The value of one series in the app's own /metrics, e.g. `hottask_proxy_upstream_queue_length`. */
-export async function metricValue (app: FastifyInstance, series: string): Promise<number | undefined> {
-  const text = (await app.inject({ url: '/metrics' })).body
+/** The value of one series in the exposition, e.g. `hottask_proxy_upstream_queue_length`. */
+export async function metricValue (metrics: Metrics, series: string): Promise<number | undefined> {
+  const text = await metrics.render()
   const line = text.split('\n').find((l) => l.startsWith(series + ' '))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }

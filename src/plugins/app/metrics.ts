@@ -1,29 +1,11 @@
-// Records every request in the metrics (route pattern, method, status, duration) and,
-// unless METRICS_PORT moves it to its own server, serves GET /metrics on the main port.
-import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
+// Records every request in the metrics (route pattern, method, status, duration). The
+// exposition is served by the metrics server on its own port (telemetry/metrics-server.ts),
+// never on the public one.
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
 import type { Metrics } from '../../telemetry/metrics.ts'
 
-export interface MetricsPluginOptions {
-  /** Serve GET /metrics on this app (false when METRICS_PORT is set). */
-  exposeRoute: boolean
-  /** Route config for GET /metrics, e.g. `{ rateLimit: false }` to exempt it from plugins. */
-  routeConfig?: FastifyContextConfig
-}
-
-export const METRICS_SCHEMA = {
-  operationId: 'getMetrics',
-  tags: ['ops'],
-  summary: 'Prometheus metrics (text format); served here unless METRICS_PORT is set',
-  response: {
-    200: {
-      description: 'The metrics in Prometheus text exposition format 0.0.4.',
-      content: { 'text/plain': { schema: { type: 'string' } } }
-    }
-  }
-} as const
-
-/** Registers the hook and route on `app` itself; call it before any route is added. */
-export function registerMetrics (app: FastifyInstance, metrics: Metrics, options: MetricsPluginOptions): void {
+/** Registers the hooks on `app` itself; call it before any route is added. */
+export function registerMetrics (app: FastifyInstance, metrics: Metrics): void {
   // Each route records through its own hook, which holds its pattern's recorder:
   // reading request.routeOptions builds a fresh object on every request.
   app.addHook('onRoute', (route) => {
@@ -42,11 +24,4 @@ export function registerMetrics (app: FastifyInstance, metrics: Metrics, options
     done()
   }
   app.addHook('onResponse', recordNotFound)
-
-  if (!options.exposeRoute) return
-  app.get('/metrics', { schema: METRICS_SCHEMA, config: options.routeConfig }, async (_request, reply) => {
-    const body = await metrics.render()
-    reply.header('cache-control', 'no-store').type(metrics.contentType)
-    return body
-  })
 }

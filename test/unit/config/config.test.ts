@@ -40,9 +40,10 @@ test('defaults', async (t) => {
     nextApiKeyFile: undefined,
     retry: { retries: 2, baseMs: 100, budgetPercent: 20, budgetMin: 3 },
     circuit: { failureThreshold: 5, cooldownMs: 10000 },
+    chatbotCircuit: { failureThreshold: 3, cooldownMs: 60000, maxChatbots: 10000 },
     load: { maxConcurrency: 256, queueMax: 1024, maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 },
     idempotency: { ttlMs: 86400000, maxKeys: 10000 },
-    metrics: undefined
+    metrics: { port: 9464, host: '0.0.0.0' }
   })
 })
 
@@ -50,6 +51,7 @@ test('values from the environment, numbers parsed, base URL normalised', async (
   const config = loadConfig({
     HOTTASK_API_KEY: KEY,
     HOTTASK_BASE_URL: 'http://127.0.0.1:4010/',
+    HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true',
     HOST: '127.0.0.1',
     PORT: '8080',
     LOG_LEVEL: 'debug',
@@ -94,10 +96,35 @@ test('one clear problem per variable, never a value', async (t) => {
   t.notMatch(problems.join('\n'), KEY)
 })
 
-test('the base URL must be a bare http(s) origin', async (t) => {
-  for (const url of ['ftp://x.example', 'https://x.example/chat', 'https://x.example?a=1', 'https://u:p@x.example', 'not a url']) {
-    t.same(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: url }), ['HOTTASK_BASE_URL: expected an http(s) origin such as https://usapi.hottask.com'], url)
+test('the base URL must be a bare https origin that parses back exactly as written', async (t) => {
+  const expected = ['HOTTASK_BASE_URL: expected an https origin such as https://usapi.hottask.com (no path, query or credentials)']
+  for (const url of ['ftp://x.example', 'https://x.example/chat', 'https://x.example?a=1', 'https://u:p@x.example', 'not a url',
+    'https://evil.example\\.usapi.hottask.com', 'https://usapi.hottask.com:99999', 'HTTPS://USAPI.HOTTASK.COM', 'https://usapi.hottask.com:443']) {
+    t.same(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: url }), expected, url)
   }
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: 'https://usapi.hottask.com/' }).baseUrl, 'https://usapi.hottask.com', 'a trailing slash is fine')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: 'https://eu.example:8443' }).baseUrl, 'https://eu.example:8443')
+})
+
+test('attack: the key never travels over plain http unless a local simulator is declared', async (t) => {
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: 'http://usapi.hottask.com' }), [/^HOTTASK_BASE_URL: must be https.*HOTTASK_ALLOW_INSECURE_UPSTREAM=true/])
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, HOTTASK_BASE_URL: 'http://127.0.0.1:4010', HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true' }).baseUrl, 'http://127.0.0.1:4010')
+})
+
+test('attack: a short secret, which would be guessable and corrupt every log line, is a start-up error', async (t) => {
+  t.match(problemsOf({ HOTTASK_API_KEY: 'seven77' }), [/^HOTTASK_API_KEY: expected at least 8 visible ASCII characters.*corrupt/])
+  t.equal(loadConfig({ HOTTASK_API_KEY: 'eight888' }).apiKey, 'eight888')
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, HOTTASK_API_KEY_NEXT: 'short' }), [/^HOTTASK_API_KEY_NEXT: expected at least 8/])
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-short-'))
+  const file = join(dir, 'key')
+  writeFileSync(file, 'abc\n')
+  t.match(problemsOf({ HOTTASK_API_KEY_FILE: file }), [/^HOTTASK_API_KEY_FILE: the file must hold one key of at least 8/])
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS: 'svc:fifteen-chars' }), [/^CLIENT_TOKENS: entry 1 .*at least 16/])
+  const redis = problemsOf({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://:x@127.0.0.1:6379/0' })
+  t.same(redis, ['REDIS_URL: the password must have at least 8 characters (a shorter one is guessable, and scrubbing it from every log line by value would corrupt them)'])
+  t.notMatch(redis.join(), ':x@', 'the URL is never echoed')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://:pass%2Fword@127.0.0.1:6379/0' }).redisUrl, 'redis://:pass%2Fword@127.0.0.1:6379/0', 'eight characters once decoded')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://127.0.0.1:6379/0' }).redisUrl, 'redis://127.0.0.1:6379/0', 'no password at all is fine')
 })
 
 test('key problems', async (t) => {
@@ -123,7 +150,7 @@ test('access settings: origins, tokens, trust proxy, chatbot lists', async (t) =
     REQUIRE_CLIENT_TOKEN: 'true',
     CLIENT_RATE_LIMIT_MAX: '50',
     TRUST_PROXY: '10.0.0.0/8, 192.168.1.1, ::1',
-    REDIS_URL: 'redis://:pw@127.0.0.1:6379/0',
+    REDIS_URL: 'redis://:password-1@127.0.0.1:6379/0',
     RATE_LIMIT_ON_STORE_ERROR: 'closed',
     ALLOWED_SERIAL_NUMBERS: 'bot-a,bot_b',
     DEFAULT_SERIAL_NUMBER: 'bot-a'
@@ -162,7 +189,7 @@ test('access problems are named, tokens never printed', async (t) => {
     [{ DEFAULT_SERIAL_NUMBER: 'bot/1' }, /^DEFAULT_SERIAL_NUMBER: expected/],
     [{ DEFAULT_SERIAL_NUMBER: 'bot-c', ALLOWED_SERIAL_NUMBERS: 'bot-a' }, /^DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS/],
     [{ UPSTREAM_TIMEOUT_MS: '20000' }, /^SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS/],
-    [{ HOTTASK_API_KEY_NEXT: 'n', HOTTASK_API_KEY_NEXT_FILE: '/x' }, /^HOTTASK_API_KEY_NEXT, HOTTASK_API_KEY_NEXT_FILE: set one/],
+    [{ HOTTASK_API_KEY_NEXT: 'next-key-0000', HOTTASK_API_KEY_NEXT_FILE: '/x' }, /^HOTTASK_API_KEY_NEXT, HOTTASK_API_KEY_NEXT_FILE: set one/],
     [{ HOTTASK_API_KEY_NEXT_FILE: '/nonexistent/next' }, /^HOTTASK_API_KEY_NEXT_FILE: cannot read/],
     [{ METRICS_PORT: 'x' }, /^METRICS_PORT: expected/],
     [{ CLIENT_HEADERS_TIMEOUT_MS: '20000', CLIENT_REQUEST_TIMEOUT_MS: '10000' }, /^CLIENT_REQUEST_TIMEOUT_MS: must be at least/]

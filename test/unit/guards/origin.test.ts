@@ -31,3 +31,10 @@ test('without Origin: the service lane, unless Fetch Metadata says cross-site', 
   t.equal(verdict(['https://shop.example'], { 'sec-fetch-site': 'cross-site' }), 'ORIGIN_NOT_ALLOWED')
   t.equal(verdict(['*'], { 'sec-fetch-site': 'cross-site' }), undefined, 'with `*`, a cross-site request is allowed too')
 })
+
+test('a request whose client token was wrong is left to the 401, whatever its origin', async (t) => {
+  let result: Error | undefined = new Error('not called')
+  const request = { headers: { origin: 'https://evil.example' }, invalidClientToken: true }
+  originGuard(['https://shop.example'])(request as unknown as FastifyRequest, {} as FastifyReply, (error?: Error) => { result = error })
+  t.equal(result, undefined)
+})

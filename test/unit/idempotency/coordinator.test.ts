@@ -242,7 +242,7 @@ test('waiting on another replica ends at the waiter\'s deadline with a 504', asy
   const calls = instantCalls()
   const started = Date.now()
   const error = await caught(idempotency.run(request(calls.call, { deadlineAt: Date.now() + 100 })))
-  t.match(error, { code: 'UPSTREAM_TIMEOUT', status: 504 })
+  t.match(error, { code: 'UPSTREAM_TIMEOUT', status: 504, detail: 'The first request with this Idempotency-Key did not finish in time; retry later.' })
   t.ok(Date.now() - started < 1000)
   t.equal(calls.count(), 0)
 })

@@ -1,6 +1,6 @@
 // The Idempotency-Key syntax, and that two clients' keys can never name one store entry.
 import { test } from 'tap'
-import { storeId, validIdempotencyKey } from '../../../src/idempotency/key.ts'
+import { MIN_ANONYMOUS_KEY_CHARS, scopeOf, storeId, validIdempotencyKey } from '../../../src/idempotency/key.ts'
 
 test('a key is 1–128 visible ASCII characters', async (t) => {
   for (const good of ['a', 'x'.repeat(128), '!~', 'order-42:retry/1', '"quoted"']) t.ok(validIdempotencyKey(good), JSON.stringify(good))
@@ -12,4 +12,18 @@ test('store ids of different scopes never collide, whatever the characters', asy
   t.not(storeId('a:b', 'c'), storeId('a', 'b:c'))
   t.not(storeId('ip:::1', 'k'), storeId('ip:', ':1:k'))
   t.equal(storeId('client:web', 'k:1'), 'client%3Aweb:k:1', 'the scope encoded, the key verbatim after the one separator')
+})
+
+test('a token client\'s scope is its name; an anonymous caller\'s is its address, Origin and User-Agent together', async (t) => {
+  t.equal(scopeOf('billing', '10.0.0.1', 'https://a.example', 'UA'), 'client:billing')
+  t.equal(scopeOf('billing', '10.0.0.2', undefined, undefined), 'client:billing', 'a name is the same client from anywhere')
+  const anon = scopeOf(null, '10.0.0.1', 'https://a.example', 'UA')
+  t.match(anon, /^anon:[A-Za-z0-9_-]{43}$/, 'hashed: short, whatever the headers hold')
+  t.equal(scopeOf(null, '10.0.0.1', 'https://a.example', 'UA'), anon, 'the same caller, the same scope')
+  for (const other of [scopeOf(null, '10.0.0.2', 'https://a.example', 'UA'), scopeOf(null, '10.0.0.1', 'https://b.example', 'UA'),
+    scopeOf(null, '10.0.0.1', 'https://a.example', 'UA2'), scopeOf(null, '10.0.0.1', undefined, 'UA')]) {
+    t.not(other, anon)
+  }
+  t.not(scopeOf(null, '10.0.0.1', 'x\nUA', ''), scopeOf(null, '10.0.0.1', 'x', 'UA'), 'fields cannot be shifted into each other')
+  t.equal(MIN_ANONYMOUS_KEY_CHARS, 16)
 })

@@ -60,6 +60,19 @@ test('expired entries are swept on insert, so they do not hold space', async (t)
 })
 
 test('maxKeys must be a positive integer', async (t) => {
-  t.throws(() => new MemoryStore({ maxKeys: 0 }), RangeError)
+  t.throws(() => new MemoryStore({ maxKeys: 0 }), new RangeError('maxKeys must be a positive integer'))
   t.throws(() => new MemoryStore({ maxKeys: 1.5 }), RangeError)
+  const one = new MemoryStore({ maxKeys: 1 })
+  await one.begin('a', 'bot', 1000)
+  t.ok(await one.get('a'), 'one key is a valid limit')
+})
+
+test('writing an entry again makes it the most recently used', async (t) => {
+  const store = new MemoryStore({ maxKeys: 2 })
+  await store.begin('a', 'bot', 60_000)
+  await store.begin('b', 'bot', 60_000)
+  await store.complete('a', 'bot', ANSWER, 60_000)
+  await store.begin('c', 'bot', 60_000)
+  t.ok(await store.get('a'), 'a was written last but one, so it stays')
+  t.equal(await store.get('b'), undefined, 'b was the least recently used')
 })

@@ -44,13 +44,22 @@ test('GET /metrics answers the exposition with the registry content type', async
   await withQuery.body.dump()
 })
 
-test('everything else is 404', async (t) => {
+test('other paths are 404; other methods on /metrics are 405 with Allow; HEAD is answered without a body', async (t) => {
   const { server } = await start(t)
-  for (const [method, path] of [['GET', '/'], ['GET', '/metrics/'], ['GET', '/healthz'], ['POST', '/metrics'], ['GET', '/metricsx']] as const) {
+  for (const [method, path] of [['GET', '/'], ['GET', '/metrics/'], ['GET', '/healthz'], ['POST', '/healthz'], ['GET', '/metricsx']] as const) {
     const res = await request(`${server.url}${path}`, { method })
     t.equal(res.statusCode, 404, `${method} ${path}`)
     await res.body.dump()
   }
+  for (const method of ['POST', 'PUT', 'DELETE'] as const) {
+    const res = await request(`${server.url}/metrics`, { method })
+    t.equal(res.statusCode, 405, `${method} /metrics`)
+    t.equal(res.headers.allow, 'GET, HEAD')
+    await res.body.dump()
+  }
+  const head = await request(`${server.url}/metrics`, { method: 'HEAD' })
+  t.equal(head.statusCode, 200)
+  t.equal(await head.body.text(), '')
 })
 
 test('a failing collection is a 500 and an error log, not a crash', async (t) => {

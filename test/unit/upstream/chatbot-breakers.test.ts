@@ -9,7 +9,7 @@ function breakers (max = 100) {
   return { b, advance: (ms: number) => { now += ms } }
 }
 
-const refusal = (detail = 'No bot.') => new UpstreamError('CHATBOT_NOT_FOUND', { httpStatus: 200, retryAfter: 4 }, detail)
+const refusal = (code: 'CHATBOT_NOT_FOUND' | 'UPSTREAM_REJECTED' = 'CHATBOT_NOT_FOUND') => new UpstreamError(code, { httpStatus: 200, retryAfter: 4, message: 'the upstream\'s words' })
 const thrown = (fn: () => void): UpstreamError | undefined => {
   try { fn() } catch (error) { return error as UpstreamError }
   return undefined
@@ -17,13 +17,14 @@ const thrown = (fn: () => void): UpstreamError | undefined => {
 
 test('opens at the threshold and answers with the last refusal until the cooldown ends', async (t) => {
   const { b, advance } = breakers()
-  b.recordFailure('bot', refusal('first'))
-  b.recordFailure('bot', refusal('second'))
+  b.recordFailure('bot', refusal())
+  b.recordFailure('bot', refusal())
   t.equal(thrown(() => b.check('bot')), undefined, 'two failures: still asking')
-  b.recordFailure('bot', refusal('third'))
+  b.recordFailure('bot', refusal('UPSTREAM_REJECTED'))
   const replayed = thrown(() => b.check('bot'))
   t.ok(replayed instanceof UpstreamError)
-  t.match(replayed, { code: 'CHATBOT_NOT_FOUND', status: 404, detail: 'third', facts: { httpStatus: 200, retryAfter: 4, shortCircuited: true } })
+  t.match(replayed, { code: 'UPSTREAM_REJECTED', status: 400, detail: 'The chatbot service rejected the request.', facts: { httpStatus: 200, retryAfter: 4, shortCircuited: true } })
+  t.equal(replayed?.facts.message, undefined, 'a replay carries no upstream words')
   t.equal(thrown(() => b.check('other')), undefined, 'other chatbots are not affected')
   advance(999)
   t.ok(thrown(() => b.check('bot')), 'open until the cooldown ends')

@@ -2,6 +2,7 @@ import { test } from 'tap'
 import { SecretScrubber } from '../../../src/lib/secrets.ts'
 import { classifyAnswer, classifyFailure } from '../../../src/upstream/classify.ts'
 import type { UpstreamError } from '../../../src/upstream/upstream-error.ts'
+import { ERRORS } from '../../../src/http/errors.ts'
 
 test('transport failures: timeouts, never-sent, and bugs', async (t) => {
   t.equal(classifyFailure(new Error('x'), true).code, 'UPSTREAM_TIMEOUT')
@@ -48,12 +49,18 @@ test('a 2xx failure envelope is mapped by its Code, even on HTTP 200', async (t)
   }
 })
 
-test('the upstream Message is told only for UPSTREAM_REJECTED and CHATBOT_NOT_FOUND, made safe', async (t) => {
-  t.equal(mapped(answer(200, failure(404, 'Chatbot\nnot found.'))).detail, 'Chatbot not found.')
-  t.equal(mapped(answer(200, failure(400, 'bad SECRET-KEY-1234'))).detail, 'bad [REDACTED]')
-  t.equal(mapped(answer(200, failure(400, '  '))).detail, 'The chatbot service rejected the request.', 'an empty message: the generic detail')
-  t.equal(mapped(answer(200, failure(401, 'internal: host 10.0.0.1'))).detail, 'The chatbot service refused the proxy\'s credentials.')
-  t.equal(mapped(answer(200, failure(500, 'stack trace'))).detail, 'The chatbot service answered with an error.')
+test('attack: a hostile upstream Message never reaches the caller; it is logged made safe and scrubbed', async (t) => {
+  for (const [code, message] of [
+    [404, 'Chatbot\nnot found.'], [400, 'bad SECRET-KEY-1234'], [400, 'bad SECRET%2DKEY%2D1234 (url-encoded)'],
+    [400, 'U0VDUkVULUtFWS0xMjM0 (base64)'], [400, 'secret-key-1234 (lower case)'], [422, 'at 10.0.0.7:8080 Error\n    at handler (/srv/app.js:1:1)'],
+    [401, 'internal: host 10.0.0.1'], [500, 'stack trace']
+  ] as const) {
+    const error = mapped(answer(200, failure(code, message)))
+    t.equal(error.detail, ERRORS[error.code].detail, `Code ${code}: the registry's detail`)
+  }
+  t.equal(mapped(answer(200, failure(404, 'Chatbot\nnot found.'))).facts.message, 'Chatbot not found.', 'logged, made safe')
+  t.equal(mapped(answer(200, failure(400, 'bad SECRET-KEY-1234'))).facts.message, 'bad [REDACTED]', 'logged, scrubbed')
+  t.equal(mapped(answer(200, failure(400, '  '))).facts.message, undefined)
 })
 
 test('a 2xx that is no usable envelope is UPSTREAM_BAD_RESPONSE', async (t) => {

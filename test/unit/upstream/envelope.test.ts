@@ -19,3 +19,10 @@ test('envelope parsing keeps SessionID digits and checks shapes', async (t) => {
   t.notOk(isConsistent({ Success: false, Code: 200 }))
   t.notOk(isConsistent({ Success: true, Code: 201 }))
 })
+
+test('a document too deeply nested for the exact-digits parse is not an envelope, never a crash', async (t) => {
+  const depth = 3000
+  const deep = `{"Data":{"SessionID":123456789012345678901234},"deep":${'['.repeat(depth)}${']'.repeat(depth)},"Success":true,"Code":200}`
+  t.equal(parseJson(deep), undefined)
+  t.equal(asEnvelope(parseJson(deep)), undefined)
+})

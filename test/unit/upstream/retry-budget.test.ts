@@ -14,3 +14,13 @@ test('retry budget: a percentage of requests over the window, with a floor', asy
   now += 5_000
   t.ok(budget.tryRetry())
 })
+
+test('retry budget: requests older than the window no longer count', async (t) => {
+  let now = 0
+  const budget = new RetryBudget({ percent: 20, minPerWindow: 0, now: () => now })
+  for (let i = 0; i < 50; i++) budget.recordRequest()
+  now = 9_999
+  t.ok(budget.tryRetry(), 'within 10 s the 50 requests allow retries')
+  now = 11_000
+  t.notOk(budget.tryRetry(), '11 s later they are out of the window, and there is no floor')
+})

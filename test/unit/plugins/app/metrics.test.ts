@@ -1,5 +1,5 @@
 // The request hook through a tiny Fastify app: route patterns (never URLs), not_found for
-// the router's misses, the reply's status and duration; and GET /metrics when exposed.
+// the router's misses, the reply's status and duration; and no /metrics on the app.
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { test } from 'tap'
@@ -8,10 +8,10 @@ import { createMetrics } from '../../../../src/telemetry/metrics.ts'
 import type { Metrics } from '../../../../src/telemetry/metrics.ts'
 import { registerMetrics } from '../../../../src/plugins/app/metrics.ts'
 
-async function tinyApp (t: Test, exposeRoute: boolean): Promise<{ app: FastifyInstance, metrics: Metrics }> {
+async function tinyApp (t: Test): Promise<{ app: FastifyInstance, metrics: Metrics }> {
   const metrics = createMetrics()
   const app = Fastify()
-  registerMetrics(app, metrics, { exposeRoute })
+  registerMetrics(app, metrics)
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.post('/sessions/:id', async (_request, reply) => reply.code(201).send({ ok: true }))
   await app.register(async (child) => {
@@ -29,7 +29,7 @@ const line = (route: string, method: string, status: number, value: number): str
   `hottask_proxy_http_requests_total{route="${route}",method="${method}",status_code="${status}"} ${value}\n`
 
 test('every response is recorded by route pattern, method and status', async (t) => {
-  const { app, metrics } = await tinyApp(t, false)
+  const { app, metrics } = await tinyApp(t)
   await app.inject({ url: '/healthz' })
   await app.inject({ url: '/healthz?probe=1' })
   await app.inject({ method: 'POST', url: '/sessions/abc' })
@@ -48,7 +48,7 @@ test('every response is recorded by route pattern, method and status', async (t)
 })
 
 test('the duration comes from the reply, in seconds', async (t) => {
-  const { app, metrics } = await tinyApp(t, false)
+  const { app, metrics } = await tinyApp(t)
   await app.inject({ url: '/child/slow' })
   const text = await metrics.render()
   const labels = 'route="/child/slow",method="GET",status_code="200"'
@@ -58,31 +58,8 @@ test('the duration comes from the reply, in seconds', async (t) => {
   t.match(text, `hottask_proxy_http_request_duration_seconds_bucket{le="+Inf",${labels}} 1\n`)
 })
 
-test('exposeRoute: GET /metrics serves the text format, and is itself recorded', async (t) => {
-  const { app, metrics } = await tinyApp(t, true)
-  await app.inject({ url: '/healthz' })
-  const res = await app.inject({ url: '/metrics' })
-  t.equal(res.statusCode, 200)
-  t.equal(res.headers['content-type'], metrics.contentType)
-  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
-  t.equal(res.headers['cache-control'], 'no-store')
-  t.match(res.body, line('/healthz', 'GET', 200, 1))
-  t.match(res.body, '# TYPE hottask_proxy_process_cpu_seconds_total counter')
-  t.match((await app.inject({ url: '/metrics' })).body, line('/metrics', 'GET', 200, 1))
-})
-
-test('without exposeRoute there is no /metrics on the app', async (t) => {
-  const { app, metrics } = await tinyApp(t, false)
+test('the app serves no /metrics: the exposition lives on its own port', async (t) => {
+  const { app, metrics } = await tinyApp(t)
   t.equal((await app.inject({ url: '/metrics' })).statusCode, 404)
   t.match(await metrics.render(), line('not_found', 'GET', 404, 1))
-})
-
-test('routeConfig reaches the /metrics route (for rate-limit and load-shedding exemptions)', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  let seen: unknown
-  app.addHook('onRoute', (route) => { if (route.url === '/metrics') seen = route.config })
-  registerMetrics(app, createMetrics(), { exposeRoute: true, routeConfig: { rateLimit: false } })
-  await app.ready()
-  t.match(seen, { rateLimit: false })
 })

@@ -1,0 +1,17 @@
+// The shortest secret the service accepts, per kind. A short secret is guessable, and,
+// since every log line is scrubbed of each secret by value, a one-character one would
+// corrupt every line it happens to occur in.
+
+export const MIN_API_KEY_CHARS = 8
+export const MIN_CLIENT_TOKEN_CHARS = 16
+export const MIN_HMAC_SECRET_BYTES = 32
+export const MIN_REDIS_PASSWORD_CHARS = 8
+
+/** REDIS_URL's password, if it has one, must be long enough; the problem never shows it. */
+export function redisPasswordProblem (redisUrl: string | undefined): string | undefined {
+  if (redisUrl === undefined) return undefined
+  let password: string
+  try { password = decodeURIComponent(new URL(redisUrl).password) } catch { return 'REDIS_URL: expected a redis:// or rediss:// URL' }
+  if (password === '' || password.length >= MIN_REDIS_PASSWORD_CHARS) return undefined
+  return `REDIS_URL: the password must have at least ${MIN_REDIS_PASSWORD_CHARS} characters (a shorter one is guessable, and scrubbing it from every log line by value would corrupt them)`
+}
