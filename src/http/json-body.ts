@@ -28,7 +28,8 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
 export function unreadableBody (headers: IncomingHttpHeaders): string | undefined {
   const coding = headers['content-encoding']
   if (coding !== undefined && coding.toLowerCase() !== 'identity') return 'Send the body uncompressed: no Content-Encoding is accepted.'
-  const charset = CHARSET.exec(headers['content-type'] ?? '')?.[1]?.toLowerCase()
+  // This parser runs only for a request with a JSON content type.
+  const charset = CHARSET.exec(String(headers['content-type']))?.[1]?.toLowerCase()
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return 'Send the body as UTF-8 JSON.'
   return undefined
 }

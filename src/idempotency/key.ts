@@ -20,7 +20,7 @@ export const MIN_ANONYMOUS_KEY_CHARS = 16
  */
 export function scopeOf (clientName: string | null, address: string, origin: string | undefined, userAgent: string | undefined): string {
   if (clientName !== null) return `client:${clientName}`
-  const caller = createHash('sha256').update(`${address}\n${origin ?? ''}\n${userAgent ?? ''}`).digest('base64url')
+  const caller = createHash('sha256').update(JSON.stringify([address, origin, userAgent])).digest('base64url')
   return `anon:${caller}`
 }
 

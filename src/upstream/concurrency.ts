@@ -43,8 +43,8 @@ export class ConcurrencyLimiter {
         resolve: () => resolve(this.#release),
         reject,
         signal,
+        // Registered only while queued: serving a waiter removes it first.
         onAbort: () => {
-          if (waiter.done) return
           waiter.done = true
           this.#queued--
           reject(signal.reason)

@@ -8,11 +8,9 @@ class NumberText {
   constructor (text: string) { this.text = text }
 }
 
-function keepSessionIdText (key: string, value: unknown, context?: { source?: string }): unknown {
-  if (key === 'SessionID' && typeof value === 'number' && context?.source !== undefined) {
-    return new NumberText(context.source)
-  }
-  return value
+// A number's source text is always given to a reviver (V8 since Node 21): it is a primitive.
+function keepSessionIdText (key: string, value: unknown, context: { source: string }): unknown {
+  return key === 'SessionID' && typeof value === 'number' ? new NumberText(context.source) : value
 }
 
 export interface Envelope {
@@ -23,26 +21,18 @@ export interface Envelope {
 }
 
 /**
- * The parsed JSON body, or undefined when it is not JSON (or too deeply nested to read). A reviver slows JSON.parse
- * several times over, so it runs only when a number may have lost digits: never for
- * the usual answer, whose SessionID is a safe integer.
+ * The parsed JSON body, or undefined when it is not JSON (or too deeply nested to read: the
+ * reviver walks the document recursively, and a deep one overflows the stack). A reviver
+ * slows JSON.parse several times over, so it runs only when a number may have lost digits:
+ * never for the usual answer, whose SessionID is a safe integer.
  */
 export function parseJson (text: string): unknown {
-  let body: unknown
   try {
-    body = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  const id = (body as { Data?: { SessionID?: unknown } } | null)?.Data?.SessionID
-  if (typeof id === 'number' && Number.isSafeInteger(id)) {
-    (body as { Data: { SessionID: unknown } }).Data.SessionID = new NumberText(String(id))
+    const body: unknown = JSON.parse(text)
+    const id = (body as { Data?: { SessionID?: unknown } } | null)?.Data?.SessionID
+    if (!Number.isSafeInteger(id)) return JSON.parse(text, keepSessionIdText as (key: string, value: unknown) => unknown)
+    ;(body as { Data: { SessionID: unknown } }).Data.SessionID = new NumberText(String(id))
     return body
-  }
-  // The reviver's third argument (the source text) is in V8 since Node 21. The reviver walks
-  // the document recursively: a deeply nested one overflows the stack, and is no envelope.
-  try {
-    return JSON.parse(text, keepSessionIdText as (key: string, value: unknown) => unknown)
   } catch {
     return undefined
   }

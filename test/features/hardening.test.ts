@@ -75,6 +75,8 @@ test('a body the parser would misread is 415: a charset other than UTF-8, or any
   const { app, upstream } = await setup(t)
   const unreadable: Array<Record<string, string>> = [
     { 'content-type': 'application/json; charset=utf-16' },
+    { 'content-type': 'application/json;charset=utf-16' },
+    { 'content-type': 'application/json; charset = utf-16' },
     { 'content-type': 'application/json; charset="latin1"' },
     { 'content-type': 'application/json', 'content-encoding': 'gzip' },
     { 'content-type': 'application/json', 'content-encoding': 'br' }
@@ -83,6 +85,7 @@ test('a body the parser would misread is 415: a charset other than UTF-8, or any
     const res = await postSession(app, { serialNumber: 'abc' }, headers)
     t.equal(res.statusCode, 415, JSON.stringify(headers))
     t.equal(res.json().code, 'UNSUPPORTED_MEDIA_TYPE')
+    t.equal(res.json().detail, headers['content-encoding'] === undefined ? 'Send the body as UTF-8 JSON.' : 'Send the body uncompressed: no Content-Encoding is accepted.')
   }
   for (const type of ['application/json; charset=utf-8', 'application/json; charset=UTF-8', 'application/json;charset=utf8']) {
     t.equal((await postSession(app, { serialNumber: 'abc' }, { 'content-type': type })).statusCode, 201, type)

@@ -125,6 +125,7 @@ test('attack: a short secret, which would be guessable and corrupt every log lin
   t.notMatch(redis.join(), ':x@', 'the URL is never echoed')
   t.equal(loadConfig({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://:pass%2Fword@127.0.0.1:6379/0' }).redisUrl, 'redis://:pass%2Fword@127.0.0.1:6379/0', 'eight characters once decoded')
   t.equal(loadConfig({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://127.0.0.1:6379/0' }).redisUrl, 'redis://127.0.0.1:6379/0', 'no password at all is fine')
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://[unclosed' }), ['REDIS_URL: expected a redis:// or rediss:// URL'], 'a URL that does not parse')
 })
 
 test('key problems', async (t) => {

@@ -28,4 +28,5 @@ test('Retry-After: only whole numbers, or dates that start with a day name', asy
   t.equal(parseRetryAfter('12abc', now), undefined)
   t.equal(parseRetryAfter('1.5', now), undefined)
   t.equal(parseRetryAfter('25 Nov 2026 12:00:30 GMT', now), undefined, 'a date without its day name is no HTTP-date')
+  t.equal(parseRetryAfter('x 25 Nov 2026 12:00:30 GMT', now), undefined, 'nor one with a single letter before it, which Date.parse would still read')
 })
