@@ -29,12 +29,16 @@ test('a flood beyond the queue is refused at once and leaves nothing behind', as
   const queueFull = await metricValue(metrics, 'hottask_proxy_overload_refusals_total{reason="queue_full"}')
   t.equal(queueFull, 988, 'all but the 4 admitted and the 8 queued were refused at once: the queue is bounded')
   const before = heapAfterGc()
+  const callsBefore = upstream.count()
   const codes = await flood()
   const retained = heapAfterGc() - before
   // The queued eight reach their deadline in the queue (503) or just after taking a slot (504).
   t.equal(codes.filter((code) => code === 'OVERLOADED').length + codes.filter((code) => code === 'UPSTREAM_TIMEOUT').length, 1000)
   t.ok(codes.filter((code) => code === 'UPSTREAM_TIMEOUT').length >= 4, 'the admitted calls reach their deadline')
-  t.equal(upstream.count(), 8, 'four upstream calls per flood, never more')
+  // The four admitted calls reach the upstream; a queued one may too, when it gets a slot just
+  // before its own deadline. The 988 refused at once never do.
+  const calls = upstream.count() - callsBefore
+  t.ok(calls >= 4 && calls <= 12, `${calls} upstream calls for 1000 requests: at most the slots and the queue`)
   t.ok(retained < 4 * 1024 * 1024, `${Math.round(retained / 1024)} KiB retained after 1000 more requests`)
 })
 
