@@ -28,6 +28,8 @@ export interface IdempotencyOptions {
   /** Each answer given as a replay (a stored one, or a shared one to a waiter). */
   onReplay?: () => void
   onStoreError?: (error: unknown) => void
+  /** The clock of `deadlineAt` (default Date.now). */
+  now?: () => number
 }
 
 export interface IdempotentRequest {
@@ -73,6 +75,7 @@ export class Idempotency {
   readonly #pollIntervalMs: number
   readonly #onReplay: () => void
   readonly #onStoreError: (error: unknown) => void
+  readonly #now: () => number
   readonly #flights = new Map<string, Flight>()
 
   constructor (options: IdempotencyOptions) {
@@ -82,6 +85,7 @@ export class Idempotency {
     this.#pollIntervalMs = options.pollIntervalMs ?? POLL_INTERVAL_MS
     this.#onReplay = options.onReplay ?? (() => {})
     this.#onStoreError = options.onStoreError ?? (() => {})
+    this.#now = options.now ?? Date.now
   }
 
   /** Resolves to the session, or rejects with the answer's error (a replayed one carries REPLAYED_HEADER). */
@@ -173,7 +177,7 @@ export class Idempotency {
    */
   async #whilePending (id: string, signal: CancelSignal, deadlineAt: number): Promise<boolean> {
     for (;;) {
-      const left = deadlineAt - Date.now()
+      const left = deadlineAt - this.#now()
       if (left <= 0) return false
       await sleep(Math.min(this.#pollIntervalMs, left), signal)
       const entry = await this.#store.get(id)

@@ -4,19 +4,20 @@
 import type { CancelSignal } from '../lib/cancel.ts'
 import { overloaded } from '../http/overloaded.ts'
 
+/** A queued request: a node of the FIFO list, so one that leaves is unlinked at once. */
 interface Waiter {
   resolve: () => void
-  reject: (reason: unknown) => void
   signal: CancelSignal
   onAbort: () => void
-  done: boolean
+  prev: Waiter | undefined
+  next: Waiter | undefined
 }
 
 export class ConcurrencyLimiter {
   readonly #max: number
   readonly #queueMax: number
-  readonly #waiters: Waiter[] = []
-  #head = 0
+  #first: Waiter | undefined
+  #last: Waiter | undefined
   #active = 0
   #queued = 0
   readonly #release = (): void => this.#next()
@@ -28,8 +29,6 @@ export class ConcurrencyLimiter {
 
   get active (): number { return this.#active }
   get queued (): number { return this.#queued }
-  /** Waiters held in memory, served ones included until they are dropped: a bounded multiple of the queue. */
-  get retained (): number { return this.#waiters.length }
 
   /** Resolves to the slot's release function; rejects with OVERLOADED or the signal's reason. */
   acquire (signal: CancelSignal): Promise<() => void> | (() => void) {
@@ -41,43 +40,40 @@ export class ConcurrencyLimiter {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         resolve: () => resolve(this.#release),
-        reject,
         signal,
         // Registered only while queued: serving a waiter removes it first.
         onAbort: () => {
-          waiter.done = true
-          this.#queued--
+          this.#unlink(waiter)
           reject(signal.reason)
         },
-        done: false
+        prev: this.#last,
+        next: undefined
       }
-      signal.addEventListener('abort', waiter.onAbort)
-      this.#waiters.push(waiter)
+      if (this.#last === undefined) this.#first = waiter
+      else this.#last.next = waiter
+      this.#last = waiter
       this.#queued++
+      signal.addEventListener('abort', waiter.onAbort)
     })
   }
 
-  /** Hands the slot to the next live waiter, or frees it. */
+  /** Hands the slot to the longest waiter, or frees it. */
   #next (): void {
-    while (this.#head < this.#waiters.length) {
-      const waiter = this.#waiters[this.#head++]!
-      if (waiter.done) continue
-      waiter.done = true
-      this.#queued--
-      waiter.signal.removeEventListener('abort', waiter.onAbort)
-      this.#compact()
-      waiter.resolve()
+    const waiter = this.#first
+    if (waiter === undefined) {
+      this.#active--
       return
     }
-    this.#compact()
-    this.#active--
+    this.#unlink(waiter)
+    waiter.signal.removeEventListener('abort', waiter.onAbort)
+    waiter.resolve()
   }
 
-  /** Drops consumed waiters from the front now and then, so the array stays small. */
-  #compact (): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
-      this.#waiters.splice(0, this.#head)
-      this.#head = 0
-    }
+  #unlink (waiter: Waiter): void {
+    if (waiter.prev === undefined) this.#first = waiter.next
+    else waiter.prev.next = waiter.next
+    if (waiter.next === undefined) this.#last = waiter.prev
+    else waiter.next.prev = waiter.prev
+    this.#queued--
   }
 }

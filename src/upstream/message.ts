@@ -4,7 +4,7 @@ import type { SecretScrubber } from '../lib/secrets.ts'
 
 const MAX_CHARS = 200
 const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g
-const INVISIBLE = /[\p{Cc}\p{Cf}]+/gu
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu
 
 export function safeMessage (message: unknown, scrubber: SecretScrubber): string | undefined {
   if (typeof message !== 'string') return undefined

@@ -235,9 +235,10 @@ test('another replica\'s call that keeps nothing: the waiter calls itself', asyn
   t.same(await onB, { sessionId: '12', replayed: false })
 })
 
-test('waiting on another replica ends at the waiter\'s deadline with a 504', async (t) => {
+test('waiting on another replica ends at the waiter\'s deadline with a 504, not at the next poll', async (t) => {
   const store = new MemoryStore({ maxKeys: 100 })
-  const { idempotency } = coordinator({ store })
+  // A poll interval far beyond the deadline: the last wait is only what is left of it.
+  const { idempotency } = coordinator({ store, pollIntervalMs: 60_000 })
   await store.begin('token%3Aweb:key-1', 'abc', 60_000) // a replica that died mid-call
   const calls = instantCalls()
   const started = Date.now()
@@ -251,9 +252,9 @@ test('a failing store never fails a request: served without the key, error repor
   const broken = new Error('store down')
   const store: IdempotencyStore = {
     begin: async () => { throw broken },
-    get: async () => { throw broken },
-    complete: async () => { throw broken },
-    abandon: async () => { throw broken }
+    get: async () => { throw new Error('never asked') },
+    complete: async () => { throw new Error('nothing claimed, nothing to complete') },
+    abandon: async () => { throw new Error('nothing claimed, nothing to abandon') }
   }
   const { idempotency, seen } = coordinator({ store })
   const calls = instantCalls()
@@ -279,4 +280,108 @@ test('a store that fails after the claim: the answer is still given, the error r
   const b = coordinator({ store })
   t.same(await b.idempotency.run(request(instantCalls('43').call)), { sessionId: '43', replayed: false })
   t.same(b.seen.storeErrors, [broken])
+})
+
+/** A client signal that counts the listeners it holds. */
+function countedSignal () {
+  const controller = new AbortController()
+  const held = new Set<() => void>()
+  const signal: CancelSignal = {
+    get aborted () { return controller.signal.aborted },
+    get reason () { return controller.signal.reason as unknown },
+    addEventListener: (type, listener) => { held.add(listener); controller.signal.addEventListener(type, listener) },
+    removeEventListener: (type, listener) => { held.delete(listener); controller.signal.removeEventListener(type, listener) }
+  }
+  return { signal, held: () => held.size }
+}
+
+test('a settled call leaves no listener on the signals of the clients it served', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const leader = countedSignal()
+  const waiter = countedSignal()
+  const runs = [idempotency.run(request(calls.call, { clientSignal: leader.signal })), idempotency.run(request(calls.call, { clientSignal: waiter.signal }))]
+  ;(await calls.nth(0)).resolve('3')
+  t.equal(leader.held() + waiter.held(), 2, 'both listened while it ran')
+  await Promise.all(runs)
+  t.same([leader.held(), waiter.held()], [0, 0])
+})
+
+test('clients that leave while another replica runs the call get their reason, and nothing calls', async (t) => {
+  const store = new MemoryStore({ maxKeys: 100 })
+  const { idempotency, seen } = coordinator({ store })
+  await store.begin('token%3Aweb:key-1', 'abc', 60_000)
+  const calls = instantCalls()
+  const client = new AbortController()
+  const waiting = idempotency.run(request(calls.call, { clientSignal: client.signal }))
+  await settle()
+  const gone = new Error('client gone')
+  client.abort(gone)
+  await t.rejects(waiting, gone)
+  t.equal(calls.count(), 0)
+  t.same(seen.storeErrors, [], 'leaving is no store failure')
+})
+
+test('a deadline reached exactly is reached: no more polling', async (t) => {
+  const memory = new MemoryStore({ maxKeys: 100 })
+  let polls = 0
+  const store: IdempotencyStore = {
+    begin: (id, serialNumber, ttlMs) => memory.begin(id, serialNumber, ttlMs),
+    get: async (id) => { polls++; return await memory.get(id) },
+    complete: (id, serialNumber, answer, ttlMs) => memory.complete(id, serialNumber, answer, ttlMs),
+    abandon: (id) => memory.abandon(id)
+  }
+  await memory.begin('token%3Aweb:key-1', 'abc', 60_000)
+  const { idempotency } = coordinator({ store, now: () => 1_000 })
+  t.equal((await caught(idempotency.run(request(instantCalls().call, { deadlineAt: 1_000 })))).code, 'UPSTREAM_TIMEOUT')
+  t.equal(polls, 0)
+})
+
+test('a waiter on another replica claims again only once the marker has changed', async (t) => {
+  const memory = new MemoryStore({ maxKeys: 100 })
+  let claims = 0
+  const store: IdempotencyStore = {
+    begin: async (id, serialNumber, ttlMs) => { claims++; return await memory.begin(id, serialNumber, ttlMs) },
+    get: (id) => memory.get(id),
+    complete: (id, serialNumber, answer, ttlMs) => memory.complete(id, serialNumber, answer, ttlMs),
+    abandon: (id) => memory.abandon(id)
+  }
+  const a = coordinator({ store: memory })
+  const b = coordinator({ store })
+  const calls = manualCalls()
+  const onA = a.idempotency.run(request(calls.call))
+  const first = await calls.nth(0)
+  const onB = b.idempotency.run(request(calls.call))
+  await new Promise((resolve) => setTimeout(resolve, 60)) // several polls of 10 ms
+  first.resolve('21')
+  await onA
+  t.same(await onB, { sessionId: '21', replayed: true })
+  t.equal(claims, 2, 'the first claim, and one after the answer was stored')
+})
+
+test('a session created after every client left is kept: a retry replays it', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const client = new AbortController()
+  const abandoned = idempotency.run(request(calls.call, { clientSignal: client.signal }))
+  const first = await calls.nth(0)
+  client.abort(new Error('gone'))
+  first.resolve('31')
+  await abandoned
+  t.same(await idempotency.run(request(calls.call)), { sessionId: '31', replayed: true })
+  t.equal(calls.list.length, 1)
+})
+
+test('a 4xx-class answer of a call every client abandoned is not kept: it says nothing about the request', async (t) => {
+  const { idempotency } = coordinator()
+  const calls = manualCalls()
+  const client = new AbortController()
+  const abandoned = idempotency.run(request(calls.call, { clientSignal: client.signal }))
+  const first = await calls.nth(0)
+  client.abort(new Error('gone'))
+  first.reject(new UpstreamError('CHATBOT_NOT_FOUND', { httpStatus: 200 }))
+  await t.rejects(abandoned, { code: 'CHATBOT_NOT_FOUND' })
+  const retry = idempotency.run(request(calls.call))
+  ;(await calls.nth(1)).resolve('32')
+  t.same(await retry, { sessionId: '32', replayed: false })
 })

@@ -92,3 +92,28 @@ test('the upstream\'s Retry-After is kept, with or without an envelope', async (
   t.equal(mapped(answer(200, failure(429), { 'retry-after': '3' })).facts.retryAfter, 3)
   t.equal(mapped(answer(429, 'slow down')).facts.retryAfter, undefined)
 })
+
+test('each connect-phase failure is known never to have been sent; each undici timeout is a timeout', async (t) => {
+  const failed = (code: string) => classifyFailure(Object.assign(new Error('x'), { code }), false)
+  for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL',
+    'UND_ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'EPROTO']) {
+    const error = failed(code)
+    t.same([error.code, error.facts.notSent, error.facts.cause], ['UPSTREAM_UNAVAILABLE', true, code], code)
+  }
+  for (const code of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
+    t.same([failed(code).code, failed(code).facts.cause], ['UPSTREAM_TIMEOUT', code], code)
+  }
+  t.same([failed('EPIPE').code, failed('EPIPE').facts.notSent], ['UPSTREAM_UNAVAILABLE', false], 'a broken pipe may come after sending')
+})
+
+test('HTTP 300 is not a success: only 200–299 carry a session', async (t) => {
+  const error = mapped(answer(300, envelope({ Success: true, Code: 200, Data: { SessionID: 5 } })))
+  t.same([error.code, error.facts.httpStatus], ['UPSTREAM_ERROR', 300])
+  t.equal(classifyAnswer(answer(299, envelope({ Success: true, Code: 200, Data: { SessionID: 5 } })), scrubber), '5')
+})
+
+test('an unusable 2xx keeps its HTTP status for the log', async (t) => {
+  t.equal(mapped(answer(202, '<html>')).facts.httpStatus, 202)
+  t.equal(mapped(answer(200, envelope({ Success: true, Code: 200, Data: null }))).facts.httpStatus, 200)
+})

@@ -27,24 +27,44 @@ test('concurrency: slots, a bounded queue, waiters leaving on abort', async (t) 
   t.equal(limiter.active, 1)
 })
 
-test('served waiters are dropped as the queue drains, so memory stays bounded', async (t) => {
-  const limiter = new ConcurrencyLimiter(1, 5000)
+test('waiters leave from the front, the middle or the back, and the rest are served in arrival order', async (t) => {
+  const limiter = new ConcurrencyLimiter(1, 10)
   const never = new AbortController().signal
   let release = limiter.acquire(never) as () => void
-  const order: number[] = []
-  const waiters = Array.from({ length: 3000 }, (_, i) => Promise.resolve(limiter.acquire(never)).then((next) => { order.push(i); return next }))
-  t.equal(limiter.retained, 3000)
-  for (let i = 0; i < 2500; i++) {
+  const leaving = Array.from({ length: 6 }, () => new AbortController())
+  const served: number[] = []
+  const left: number[] = []
+  const waiters = leaving.map((controller, i) => Promise.resolve(limiter.acquire(controller.signal))
+    .then((next) => { served.push(i); return next }, () => { left.push(i); return undefined }))
+  for (const i of [0, 3, 5]) leaving[i]!.abort(new Error('left'))
+  await Promise.all([waiters[0], waiters[3], waiters[5]])
+  t.same(left, [0, 3, 5])
+  t.equal(limiter.queued, 3)
+  for (const i of [1, 2, 4]) {
     release()
-    release = await waiters[i]!
+    release = (await waiters[i])!
   }
-  t.same(order, Array.from({ length: 2500 }, (_, i) => i), 'served in arrival order throughout')
-  t.equal(limiter.queued, 500)
-  t.ok(limiter.retained < 2000, `${limiter.retained} waiters retained for 500 queued`)
-  for (let i = 2500; i < 3000; i++) {
-    release()
-    release = await waiters[i]!
-  }
+  t.same(served, [1, 2, 4])
+  t.equal(limiter.queued, 0)
+  const late = Promise.resolve(limiter.acquire(never))
+  t.equal(limiter.queued, 1, 'a waiter after the queue emptied is queued again')
   release()
+  release = await late
+  release()
+  t.equal(limiter.active, 0)
+  t.same([...left, ...served].sort(), [0, 1, 2, 3, 4, 5])
+})
+
+test('a served waiter no longer listens to its signal', async (t) => {
+  const limiter = new ConcurrencyLimiter(1, 1)
+  const release = limiter.acquire(new AbortController().signal) as () => void
+  const controller = new AbortController()
+  const waiting = Promise.resolve(limiter.acquire(controller.signal))
+  release()
+  const next = await waiting
+  controller.abort(new Error('too late'))
+  t.equal(limiter.queued, 0, 'an abort after being served changes no count')
+  t.equal(limiter.active, 1)
+  next()
   t.equal(limiter.active, 0)
 })
