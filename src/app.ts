@@ -13,13 +13,14 @@ import { clientTokenGuard } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
 import { forwardedAddressCheck } from './http/forwarded-address.ts'
+import { limitConnections } from './http/connection-limit.ts'
 import { jsonBodyParser } from './http/json-body.ts'
 import { createLogger } from './telemetry/logger.ts'
 import { PROBLEM_SCHEMA } from './http/problem-schema.ts'
 import { registerCors } from './plugins/external/cors.ts'
 import { registerOpenApi } from './plugins/external/openapi.ts'
 import { registerRateLimit } from './plugins/external/rate-limit.ts'
-import { registerUnderPressure } from './plugins/external/under-pressure.ts'
+import { registerLoadShedding } from './plugins/app/load-shedding.ts'
 import { registerMetrics } from './plugins/app/metrics.ts'
 import { createMetrics } from './telemetry/metrics.ts'
 import type { Metrics } from './telemetry/metrics.ts'
@@ -118,6 +119,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const metrics = deps.metrics ?? createMetrics()
   // Before any route, so every route is known to the request metrics.
   registerMetrics(app, metrics)
+  limitConnections(app.server, { max: config.server.maxConnections, onDrop: () => metrics.recordConnectionDropped() })
   const observer = observerOf(metrics)
   const upstream = buildUpstream(config, {
     scrubber,
@@ -156,10 +158,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }))
   const routeMethods = trackRouteMethods(app)
   jsonBodyParser(app)
-  await registerUnderPressure(app, {
+  registerLoadShedding(app, {
     maxEventLoopDelayMs: config.load.maxEventLoopDelayMs,
     maxHeapUsedBytes: config.load.maxHeapUsedBytes,
-    onShed: (reason) => observer.overloaded(reason)
+    onShed: (reason) => observer.overloaded(reason),
+    onSampleError: (error) => app.log.warn({ err: (error as Error).message }, 'process health reading failed')
   })
   await registerCors(app, config.cors.origins, config.cors.maxAgeSeconds)
   await registerRateLimit(app, {

@@ -97,6 +97,8 @@ async function main (): Promise<void> {
 
   // A deep accept queue: a launch-day burst of connections waits instead of being dropped.
   await app.listen({ host: config.host, port: config.port, backlog: 4096 })
+  // A failed accept (out of descriptors) is logged; unheard, it would end the process.
+  app.server.on('error', (error) => app.log.error({ err: error }, 'server error'))
 }
 
 main().catch((error: unknown) => {

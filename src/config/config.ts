@@ -5,6 +5,7 @@ import envSchema from 'env-schema'
 import { parseClientTokens, parseOrigins, parseTrustProxy, splitList } from './lists.ts'
 import type { ClientToken, Parsed, TrustProxy } from './lists.ts'
 import { parseBaseUrl } from './base-url.ts'
+import { maxConnections, readOpenFilesLimit } from './connections.ts'
 import { readKeyFile } from './key-file.ts'
 import { redisPasswordProblem } from './secrets.ts'
 import { SERIAL_NUMBER } from './patterns.ts'
@@ -33,7 +34,7 @@ export interface Config {
   allowedSerialNumbers: string[] | undefined
   defaultSerialNumber: string | undefined
   /** Socket limits for slow clients, applied to the HTTP server. */
-  server: { headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number }
+  server: { headersTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number, maxConnections: number }
   shutdown: { drainDelayMs: number, timeoutMs: number }
   /** The failover key, from HOTTASK_API_KEY_NEXT or its file. */
   nextApiKey: string | undefined
@@ -89,6 +90,12 @@ function resolveKey (key: string | undefined, file: string | undefined): { key?:
 
 const unset = (value: string | undefined): string | undefined => value === '' ? undefined : value
 
+/** What the process is given by its host rather than its environment. */
+export interface HostLimits {
+  /** The soft open-files limit; undefined when the system does not tell it. */
+  openFilesLimit: number | undefined
+}
+
 /** The rules that span several variables, checked once the schema has passed. */
 function parseAccess (raw: RawEnv, problems: string[]) {
   const take = <T>(parsed: Parsed<T>, fallback: T): T => {
@@ -126,7 +133,7 @@ function resolveNextKey (key: string | undefined, file: string | undefined, prob
   return read.key
 }
 
-export function loadConfig (env: Record<string, string | undefined>): Config {
+export function loadConfig (env: Record<string, string | undefined>, host: HostLimits = { openFilesLimit: readOpenFilesLimit() }): Config {
   const { raw, problems } = validate(env)
   // A key with a bad shape is already reported by the schema; do not report it twice.
   const keyShapeReported = problems.some((p) => p.startsWith('HOTTASK_API_KEY:'))
@@ -135,6 +142,8 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   if (raw === undefined) throw new ConfigError(problems)
   const access = parseAccess(raw, problems)
   const nextKey = resolveNextKey(raw.HOTTASK_API_KEY_NEXT, raw.HOTTASK_API_KEY_NEXT_FILE, problems)
+  const connections = maxConnections(raw.MAX_CONNECTIONS, host.openFilesLimit, raw.UPSTREAM_MAX_CONCURRENCY)
+  if (connections.problem !== undefined) problems.push(connections.problem)
   if (key === undefined || problems.length > 0) throw new ConfigError(problems)
 
   return {
@@ -162,7 +171,8 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     server: {
       headersTimeoutMs: raw.CLIENT_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: raw.CLIENT_REQUEST_TIMEOUT_MS,
-      keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS
+      keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: connections.value ?? 0
     },
     shutdown: { drainDelayMs: raw.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS },
     nextApiKey: nextKey,

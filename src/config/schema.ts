@@ -73,6 +73,7 @@ export const VARIABLES = {
   IDEMPOTENCY_TTL_MS: integer(1000, 604800000, 86400000),
   IDEMPOTENCY_MAX_KEYS: integer(1, 10000000, 10000),
   METRICS_PORT: integer(0, 65535, 9464),
+  MAX_CONNECTIONS: integer(16, 1048576),
   METRICS_HOST: { schema: { type: 'string', minLength: 1 }, expected: 'a host name or address for the metrics listener' },
   DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
 } as const

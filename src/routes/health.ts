@@ -1,10 +1,9 @@
 // Liveness and readiness for orchestrators and load balancers.
 import type { FastifyInstance } from 'fastify'
 import type { Readiness } from '../http/readiness.ts'
-import { PRESSURE_EXEMPT } from '../plugins/external/under-pressure.ts'
 
 // Orchestrators must see health and readiness even while requests are being shed.
-const EXEMPT = PRESSURE_EXEMPT
+const EXEMPT = { shed: false }
 
 const HEALTHY = JSON.stringify({ status: 'ok' })
 

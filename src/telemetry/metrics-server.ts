@@ -29,6 +29,8 @@ export interface MetricsServer {
 const HEADERS_TIMEOUT_MS = 5000
 const REQUEST_TIMEOUT_MS = 10000
 const KEEP_ALIVE_TIMEOUT_MS = 72000
+/** Prometheus and an operator or two: part of the descriptors MAX_CONNECTIONS leaves aside. */
+export const METRICS_MAX_CONNECTIONS = 16
 
 // A server's request always has a url (its type allows undefined only for client responses).
 const isMetricsPath = (url: string | undefined): boolean => String(url).split('?', 1)[0] === '/metrics'
@@ -59,10 +61,13 @@ export async function startMetricsServer (metrics: Metrics, options: MetricsServ
   }
 
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handle)
+  server.maxConnections = METRICS_MAX_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen({ host: options.host, port: options.port }, () => {
       server.off('error', reject)
+      // A failed accept (out of descriptors) is logged; unheard, it would end the process.
+      server.on('error', (error) => log.error({ err: error }, 'metrics server error'))
       resolve()
     })
   })

@@ -63,6 +63,7 @@ export class Metrics {
   readonly #replays: Counter
   readonly #storeErrors: Counter<'store'>
   readonly #overload: Counter<'reason'>
+  readonly #connectionsDropped: Counter
   readonly #apiKey: Gauge<'fingerprint'>
 
   constructor () {
@@ -86,6 +87,7 @@ export class Metrics {
     this.#replays = counter('idempotent_replays_total', 'Answers replayed for a repeated Idempotency-Key, without an upstream call.')
     this.#storeErrors = counter('store_errors_total', 'Failed operations on a shared store (Redis), by store.', ['store'])
     this.#overload = counter('overload_refusals_total', 'Requests refused with 503 OVERLOADED, by reason.', ['reason'])
+    this.#connectionsDropped = counter('connections_dropped_total', 'Client connections closed on arrival because MAX_CONNECTIONS were open.')
     this.#apiKey = new Gauge({ name: PREFIX + 'api_key_info', help: 'The API key in use, named by its fingerprint.', labelNames: ['fingerprint'], registers })
 
     const load = (name: string, help: string, read: (source: UpstreamLoad) => number): void => {
@@ -164,6 +166,7 @@ export class Metrics {
   recordIdempotentReplay (): void { this.#replays.inc() }
   recordStoreError (store: Store): void { this.#storeErrors.inc({ store: bounded(this.#stores, store) }) }
   recordOverload (reason: OverloadReason): void { this.#overload.inc({ reason: bounded(this.#overloadReasons, reason) }) }
+  recordConnectionDropped (): void { this.#connectionsDropped.inc() }
 
   setCircuitState (state: CircuitState): void {
     for (const each of CIRCUIT_STATES) this.#circuit.set({ state: each }, each === state ? 1 : 0)

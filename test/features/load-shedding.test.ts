@@ -46,7 +46,7 @@ test('under event-loop pressure requests are shed; health and readiness are exem
   const logs = new LogCapture()
   const app = await buildApp(testConfig({ MAX_EVENT_LOOP_DELAY_MS: '20' }), { logStream: logs })
   t.teardown(() => app.close())
-  // Block the loop well past the limit, then let under-pressure sample it.
+  // Block the loop well past the limit, then let the health sampler read it.
   await new Promise((resolve) => setTimeout(resolve, 250))
   const until = Date.now() + 600
   while (Date.now() < until) { /* busy */ }

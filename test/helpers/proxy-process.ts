@@ -13,8 +13,17 @@ export interface ProxyProcess {
   exited: Promise<number | null>
 }
 
-export function runServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = []): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [...nodeArgs, SERVER], {
+export interface RunOptions {
+  /** Runs the server under this soft open-files limit (`ulimit -n`). */
+  openFilesLimit?: number
+}
+
+export function runServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = [], options: RunOptions = {}): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
+  const command = [process.execPath, ...nodeArgs, SERVER]
+  const [file, args] = options.openFilesLimit === undefined
+    ? [command[0]!, command.slice(1)]
+    : ['/bin/sh', ['-c', `ulimit -n ${options.openFilesLimit} && exec "$0" "$@"`, ...command]]
+  const child = spawn(file, args, {
     cwd,
     // The simulated upstream speaks plain http on loopback; metrics on a free port of their own.
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', ...env },
@@ -27,8 +36,8 @@ export function runServer (env: Record<string, string>, cwd?: string, nodeArgs: 
   return { child, output: () => out, exited }
 }
 
-export async function startServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = []): Promise<ProxyProcess> {
-  const run = runServer(env, cwd, nodeArgs)
+export async function startServer (env: Record<string, string>, cwd?: string, nodeArgs: string[] = [], options: RunOptions = {}): Promise<ProxyProcess> {
+  const run = runServer(env, cwd, nodeArgs, options)
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${run.output()}`)), 10000)
     const check = (): void => {

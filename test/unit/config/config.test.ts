@@ -17,7 +17,7 @@ function problemsOf (env: Record<string, string>): string[] {
 }
 
 test('defaults', async (t) => {
-  t.same(loadConfig({ HOTTASK_API_KEY: KEY }), {
+  t.same(loadConfig({ HOTTASK_API_KEY: KEY }, { openFilesLimit: 1024 }), {
     apiKey: KEY,
     apiKeyFile: undefined,
     baseUrl: 'https://usapi.hottask.com',
@@ -34,7 +34,7 @@ test('defaults', async (t) => {
     requireClientToken: false,
     allowedSerialNumbers: undefined,
     defaultSerialNumber: undefined,
-    server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000 },
+    server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000, maxConnections: 704 },
     shutdown: { drainDelayMs: 0, timeoutMs: 15000 },
     nextApiKey: undefined,
     nextApiKeyFile: undefined,
@@ -218,4 +218,17 @@ test('a ConfigError lists its problems, one per line, under one heading', async 
   t.equal(error.name, 'ConfigError')
   t.equal(error.message, 'Invalid configuration:\n  - PORT: expected an integer from 0 to 65535\n  - LOG_LEVEL: expected fatal')
   t.same(error.problems, ['PORT: expected an integer from 0 to 65535', 'LOG_LEVEL: expected fatal'])
+})
+
+test('MAX_CONNECTIONS: as set, or sized from the open-files limit; one the limit cannot hold is a problem', async (t) => {
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '500' }, { openFilesLimit: 1024 }).server.maxConnections, 500)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, UPSTREAM_MAX_CONCURRENCY: '16' }, { openFilesLimit: 256 }).server.maxConnections, 176)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY }, { openFilesLimit: undefined }).server.maxConnections, 10000)
+  try {
+    loadConfig({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '800' }, { openFilesLimit: 1024 })
+    t.fail('expected a ConfigError')
+  } catch (error) {
+    t.match((error as ConfigError).problems, [/^MAX_CONNECTIONS: the open-files limit \(1024\) leaves room for at most 704/])
+  }
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '15' }), [/^MAX_CONNECTIONS: expected an integer from 16/])
 })
