@@ -19,6 +19,8 @@ declare module 'fastify' {
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
 
+/** `Bearer <token>`, the scheme in any case; the token is one word. */
+const BEARER = /^Bearer +(\S+) *$/i
 const CHALLENGE = { 'www-authenticate': 'Bearer' }
 const INVALID = { 'www-authenticate': 'Bearer error="invalid_token"' }
 
@@ -45,7 +47,8 @@ export function clientTokenGuard (tokens: ClientToken[], required: boolean): onR
       done(required ? new ProblemError('CLIENT_TOKEN_REQUIRED', undefined, CHALLENGE) : undefined)
       return
     }
-    const name = /^Bearer +/i.test(header) ? match(header.replace(/^Bearer +/i, '').trim()) : undefined
+    const presented = BEARER.exec(header)?.[1]
+    const name = presented === undefined ? undefined : match(presented)
     if (name === undefined) {
       request.invalidClientToken = true
       done()

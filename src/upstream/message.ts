@@ -11,7 +11,5 @@ export function safeMessage (message: unknown, scrubber: SecretScrubber): string
   // Scrub again after removing characters: a key hidden by invisible ones is then seen whole.
   const visible = scrubber.scrub(message).replace(LINE_BREAKS, ' ').replace(INVISIBLE, '')
   const clean = scrubber.scrub(visible).replace(/ {2,}/g, ' ').trim()
-  if (clean.length === 0) return undefined
-  const chars = Array.from(clean)
-  return chars.length > MAX_CHARS ? chars.slice(0, MAX_CHARS).join('') : clean
+  return clean.length === 0 ? undefined : Array.from(clean).slice(0, MAX_CHARS).join('')
 }

@@ -19,6 +19,8 @@ function ask (port: number): Promise<{ socket: Socket, answered: boolean }> {
 
 async function server (t: Test, max: number, now?: () => number) {
   const http = createServer((_request, response) => response.end('ok'))
+  // Idle connections stay open on their own for a minute: only the reclaim closes them here.
+  http.keepAliveTimeout = 60_000
   let drops = 0
   limitConnections(http, { max, onDrop: () => { drops++ }, now })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
@@ -40,7 +42,7 @@ test('beyond the limit a connection is closed on arrival and counted; the idle o
   const third = await open()
   t.equal(third.answered, false, 'closed on arrival')
   t.equal(drops(), 1)
-  await until(() => first.socket.destroyed && second.socket.destroyed, 'the idle connections are closed')
+  await until(() => first.socket.destroyed && second.socket.destroyed, 'the idle connections are closed', 2000)
   t.equal((await open()).answered, true, 'a new client then gets in')
 })
 
@@ -49,7 +51,7 @@ test('idle connections are reclaimed at most every 100 ms, however many arrive',
   const { open, drops } = await server(t, 1, () => time)
   const idle = await open()
   await open() // dropped: reclaims at time 0
-  await until(() => idle.socket.destroyed, 'reclaimed')
+  await until(() => idle.socket.destroyed, 'reclaimed', 2000)
   const next = await open()
   t.equal(next.answered, true)
   time = 99
@@ -58,6 +60,6 @@ test('idle connections are reclaimed at most every 100 ms, however many arrive',
   t.equal(next.socket.destroyed, false, 'not reclaimed again within 100 ms')
   time = 100
   t.equal((await open()).answered, false)
-  await until(() => next.socket.destroyed, 'reclaimed once 100 ms have passed')
+  await until(() => next.socket.destroyed, 'reclaimed once 100 ms have passed', 2000)
   t.equal(drops(), 3)
 })

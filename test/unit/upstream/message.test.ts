@@ -11,6 +11,7 @@ test('upstream messages are made safe for browsers', async (t) => {
   t.equal(safeMessage('x'.repeat(300), scrubber)?.length, 200)
   t.equal(Array.from(safeMessage('😀'.repeat(250), scrubber)!).length, 200, 'cut by characters, not code units')
   t.equal(safeMessage('Vertical\vtab, form\ffeed', scrubber), 'Vertical tab, form feed', 'every line break is a space, and only those')
+  t.equal(safeMessage('spaced  out   words', scrubber), 'spaced out words', 'runs of spaces become one')
   t.equal(safeMessage('   ', scrubber), undefined)
   t.equal(safeMessage(42, scrubber), undefined)
 })
