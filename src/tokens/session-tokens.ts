@@ -120,11 +120,12 @@ export class SessionTokens {
     const parts = token.length <= MAX_TOKEN_CHARS ? TOKEN_SHAPE.exec(token) : null
     if (parts === null) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
     const [, encoded, signature] = parts as unknown as [string, string, string]
-    const presented = Buffer.from(signature, 'base64url')
-    // Every secret is checked, so the time taken says nothing about which one matched.
+    // Compared as text, not decoded: base64url's spare bits would let one signature be
+    // written several ways. Every secret is checked, so the time taken says nothing of which matched.
+    const presented = Buffer.from(signature)
     let signed = false
     for (const secret of this.#secrets) {
-      if (timingSafeEqual(mac(secret, encoded), presented)) signed = true
+      if (timingSafeEqual(Buffer.from(mac(secret, encoded).toString('base64url')), presented)) signed = true
     }
     const payload = signed ? parsePayload(encoded) : undefined
     if (payload === undefined) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
