@@ -237,3 +237,49 @@ test('MAX_CONNECTIONS: as set, or sized from the open-files limit; one the limit
   }
   t.match(problemsOf({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '15' }), [/^MAX_CONNECTIONS: expected an integer from 16/])
 })
+
+test('session-token secrets: from a variable or a file, at least 32 bytes, one required with REDIS_URL, never echoed', async (t) => {
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET }).sessionTokens.secret, SECRET)
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-token-'))
+  const file = join(dir, 'secret')
+  writeFileSync(file, `  ${SECRET}\n`)
+  const fromFile = loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET_FILE: file, SESSION_TOKEN_SECRET_PREVIOUS: 'previous-secret-0123456789abcdefghij' })
+  t.same(fromFile.sessionTokens, { secret: SECRET, secretFile: file, previous: 'previous-secret-0123456789abcdefghij', previousFile: undefined, ttlMs: 86400000 })
+  const short = 'x'.repeat(31)
+  const problems = problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: short, SESSION_TOKEN_SECRET_PREVIOUS: short })
+  t.match(problems, [/^SESSION_TOKEN_SECRET: must hold at least 32 bytes/, /^SESSION_TOKEN_SECRET_PREVIOUS: must hold at least 32 bytes/])
+  t.notMatch(problems.join(), short)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: 'é'.repeat(16) }).sessionTokens.secret, 'é'.repeat(16), '32 bytes, counted as bytes')
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, SESSION_TOKEN_SECRET_FILE: file }), ['SESSION_TOKEN_SECRET, SESSION_TOKEN_SECRET_FILE: set one of them, not both'])
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET_FILE: join(dir, 'absent') }), [/^SESSION_TOKEN_SECRET_FILE: cannot read the file \(ENOENT\)/])
+  writeFileSync(join(dir, 'short'), short)
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET_PREVIOUS_FILE: join(dir, 'short') }), [/^SESSION_TOKEN_SECRET_PREVIOUS_FILE: must hold at least 32 bytes/])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://127.0.0.1:6379' }),
+    ['SESSION_TOKEN_SECRET: required with REDIS_URL (set it, or SESSION_TOKEN_SECRET_FILE, to the same secret on every replica)'])
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY }).sessionTokens.secret, undefined, 'one replica may go without: the app makes one')
+})
+
+test('message settings, and every *_MS variable takes any positive integer', async (t) => {
+  const config = loadConfig({
+    HOTTASK_API_KEY: KEY,
+    MESSAGE_MAX_CHARS: '10',
+    MESSAGE_BODY_LIMIT_BYTES: '100',
+    MESSAGE_TIMEOUT_MS: '1',
+    STREAM_IDLE_TIMEOUT_MS: '1',
+    STREAM_MAX_MS: '1',
+    MESSAGE_RATE_LIMIT_MAX: '3',
+    MESSAGE_MAX_CONCURRENCY: '4',
+    MESSAGE_QUEUE_MAX: '0',
+    SESSION_TOKEN_TTL_MS: '1',
+    RATE_LIMIT_WINDOW_MS: '1',
+    CIRCUIT_COOLDOWN_MS: '1',
+    KEEP_ALIVE_TIMEOUT_MS: '1',
+    CLIENT_HEADERS_TIMEOUT_MS: '1',
+    CLIENT_REQUEST_TIMEOUT_MS: '1',
+    UPSTREAM_TIMEOUT_MS: '1',
+    SHUTDOWN_TIMEOUT_MS: '1'
+  }, { openFilesLimit: undefined })
+  t.same(config.messages, { maxChars: 10, bodyLimitBytes: 100, timeoutMs: 1, streamIdleTimeoutMs: 1, streamMaxMs: 1, rateLimitMax: 3, maxConcurrency: 4, queueMax: 0 })
+  t.equal(config.sessionTokens.ttlMs, 1)
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, MESSAGE_TIMEOUT_MS: '0' }), [/^MESSAGE_TIMEOUT_MS: expected an integer from 1/])
+})
