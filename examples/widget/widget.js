@@ -83,6 +83,9 @@ export async function sendMessage (proxyUrl, session, content, onText) {
   const headers = { 'content-type': 'application/json', 'session-token': session.sessionToken }
   if (sentRequestId !== null) headers['x-request-id'] = sentRequestId
   const url = `${proxyUrl}/sessions/${session.sessionId}/messages`
+  // The timeout is for the answer to begin: a streamed reply may then run for minutes.
+  const waiting = new AbortController()
+  const timer = setTimeout(() => waiting.abort(new DOMException('No answer in time', 'TimeoutError')), MESSAGE_TIMEOUT_MS)
   let response
   try {
     response = await fetch(url, {
@@ -90,10 +93,12 @@ export async function sendMessage (proxyUrl, session, content, onText) {
       headers,
       body: JSON.stringify({ content, stream: true }),
       credentials: 'omit',
-      signal: AbortSignal.timeout(MESSAGE_TIMEOUT_MS)
+      signal: waiting.signal
     })
   } catch (error) {
     return noAnswer(error, url, sentRequestId)
+  } finally {
+    clearTimeout(timer)
   }
   const requestId = response.headers.get('x-request-id') ?? sentRequestId
   if (response.status !== 200) return await problemOf(response, requestId, 'The chat service could not send your message.')

@@ -16,6 +16,8 @@ import type { Entry, IdempotencyStore, StoredAnswer } from './types.ts'
 export { REPLAYED_HEADER } from './answer.ts'
 
 const POLL_INTERVAL_MS = 50
+/** How long a pending marker outlives the call's own deadline, should its replica die mid-call. */
+export const PENDING_MARGIN_MS = 5000
 /** Told to a request that waited on another replica's call until its own deadline. */
 const REMOTE_TIMEOUT_DETAIL = 'The first request with this Idempotency-Key did not finish in time; retry later.'
 
@@ -43,6 +45,8 @@ export interface IdempotentRequest {
   clientSignal: CancelSignal
   /** When to stop waiting for another replica's call (epoch ms). */
   deadlineAt: number
+  /** How long a replica dying mid-call leaves its pending marker: the call's deadline and a margin (default the coordinator's). */
+  pendingTtlMs?: number
   /** Makes the upstream call under `signal`, which aborts once every local client sharing it is gone; resolves to the body to answer. */
   call: (signal: CancelSignal) => Promise<string>
 }
@@ -149,7 +153,7 @@ export class Idempotency {
     for (;;) {
       let entry: Entry | undefined
       try {
-        entry = await this.#store.begin(id, fingerprint, this.#pendingTtlMs)
+        entry = await this.#store.begin(id, fingerprint, request.pendingTtlMs ?? this.#pendingTtlMs)
       } catch (error) {
         this.#onStoreError(error)
         return await this.#execute(flight, request, undefined)

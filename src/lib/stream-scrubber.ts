@@ -9,9 +9,10 @@ export class StreamScrubber {
   readonly #secrets: Buffer[]
   #held: Buffer = Buffer.alloc(0)
 
-  /** Empty secrets are ignored. */
+  /** Empty secrets are ignored; the longest is replaced first, so one that contains another goes whole. */
   constructor (secrets: ReadonlyArray<string>) {
     this.#secrets = [...new Set(secrets)].filter((secret) => secret.length > 0).map((secret) => Buffer.from(secret))
+      .sort((a, b) => b.length - a.length)
   }
 
   /** The bytes of `chunk` (after what was held) that can go out now, secrets replaced. */

@@ -10,7 +10,7 @@ import { ERRORS, ProblemError } from '../http/errors.ts'
 import type { ErrorCode } from '../http/errors.ts'
 import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/problem-schema.ts'
 import type { HeaderDoc } from '../http/problem-schema.ts'
-import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
+import { PENDING_MARGIN_MS, REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
 import { IDEMPOTENCY_KEY_PATTERN, MIN_ANONYMOUS_KEY_CHARS, scopeOf } from '../idempotency/key.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
@@ -215,6 +215,9 @@ export function messageRoutes (app: FastifyInstance, options: MessageRouteOption
           fingerprint: `message:${createHash('sha256').update(content).digest('base64url')}`,
           clientSignal: client.signal,
           deadlineAt: Date.now() + options.deadlineMs,
+          // A reply may take the whole message deadline: the marker must outlive it, or a
+          // duplicate on another replica would claim the key and send the message again.
+          pendingTtlMs: options.deadlineMs + PENDING_MARGIN_MS,
           call: whole
         })
         body = answer.body

@@ -4,7 +4,7 @@
 // of the payload under the server's secret. The algorithm is fixed here, never read from
 // the token; signatures are compared in constant time; a previous secret still verifies
 // while tokens signed with it live out their time.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 
 const VERSION = 'v1'
 /** The contract's ceiling; a longer header is refused unread. */
@@ -60,22 +60,23 @@ export function bindingOf (caller: Caller): Binding {
   return { kind: 'none' }
 }
 
-const identityDigest = (kind: string, identity: string): string =>
-  createHash('sha256').update(`${kind}\u0000${identity}`).digest().subarray(0, 16).toString('base64url')
+/** The bound identity, keyed by the secret: a token's holder cannot test guesses of a name or an Origin against it. */
+const identityDigest = (secret: Buffer, kind: string, identity: string): string =>
+  createHmac('sha256', secret).update(`${kind}\u0000${identity}`).digest().subarray(0, 16).toString('base64url')
 
-function bindingPayload (binding: Binding): Pick<Payload, 'k' | 'c'> {
-  if (binding.kind === 'client') return { k: 'c', c: identityDigest('client', binding.name) }
-  if (binding.kind === 'origin') return { k: 'o', c: identityDigest('origin', binding.origin) }
+function bindingPayload (secret: Buffer, binding: Binding): Pick<Payload, 'k' | 'c'> {
+  if (binding.kind === 'client') return { k: 'c', c: identityDigest(secret, 'client', binding.name) }
+  if (binding.kind === 'origin') return { k: 'o', c: identityDigest(secret, 'origin', binding.origin) }
   return { k: 'n', c: '' }
 }
 
-/** Whether the caller is the one the payload is bound to. */
-function callerMatches (payload: Payload, caller: Caller): boolean {
+/** Whether the caller is the one the payload is bound to (under the secret that signed it). */
+function callerMatches (secret: Buffer, payload: Payload, caller: Caller): boolean {
   if (payload.k === 'n') return true
   const identity = payload.k === 'c' ? caller.clientName : caller.origin
   if (identity === null || identity === undefined) return false
-  const expected = Buffer.from(payload.c, 'base64url')
-  const actual = Buffer.from(identityDigest(payload.k === 'c' ? 'client' : 'origin', identity), 'base64url')
+  const expected = Buffer.from(payload.c)
+  const actual = Buffer.from(identityDigest(secret, payload.k === 'c' ? 'client' : 'origin', identity))
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }
 
@@ -110,7 +111,7 @@ export class SessionTokens {
   }
 
   issue (claims: TokenClaims): string {
-    const payload: Payload = { s: claims.sessionId, b: claims.serialNumber, ...bindingPayload(claims.binding), e: this.#now() + this.#ttlMs }
+    const payload: Payload = { s: claims.sessionId, b: claims.serialNumber, ...bindingPayload(this.#secrets[0]!, claims.binding), e: this.#now() + this.#ttlMs }
     const encoded = Buffer.from(JSON.stringify(payload)).toString('base64url')
     return `${VERSION}.${encoded}.${mac(this.#secrets[0]!, encoded).toString('base64url')}`
   }
@@ -123,14 +124,14 @@ export class SessionTokens {
     // Compared as text, not decoded: base64url's spare bits would let one signature be
     // written several ways. Every secret is checked, so the time taken says nothing of which matched.
     const presented = Buffer.from(signature)
-    let signed = false
+    let signer: Buffer | undefined
     for (const secret of this.#secrets) {
-      if (timingSafeEqual(Buffer.from(mac(secret, encoded).toString('base64url')), presented)) signed = true
+      if (timingSafeEqual(Buffer.from(mac(secret, encoded).toString('base64url')), presented)) signer = secret
     }
-    const payload = signed ? parsePayload(encoded) : undefined
-    if (payload === undefined) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
+    const payload = signer === undefined ? undefined : parsePayload(encoded)
+    if (signer === undefined || payload === undefined) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
     if (this.#now() >= payload.e) return { valid: false, code: 'SESSION_TOKEN_EXPIRED' }
-    if (payload.s !== sessionId || !callerMatches(payload, caller)) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
+    if (payload.s !== sessionId || !callerMatches(signer, payload, caller)) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
     return { valid: true, serialNumber: payload.b }
   }
 }

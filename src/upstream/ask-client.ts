@@ -33,7 +33,7 @@ export interface AskRequest {
   requestId: string
   key: string
   /** Replaced in streamed bytes. */
-  secrets: string[]
+  secrets: readonly string[]
 }
 
 export interface AskClient {

@@ -108,8 +108,18 @@ export function classifyChatAnswer (answer: UpstreamAnswer, scrubber: SecretScru
   return classify(answer, scrubber, MESSAGE_READING)
 }
 
+const REQUEST_STARTED = Symbol('requestStarted')
+
+/** Marks a transport error as one that came after the request began to be written. */
+export function afterSending (error: Error): Error {
+  Object.defineProperty(error, REQUEST_STARTED, { value: true })
+  return error
+}
+
 /**
- * A transport failure (no complete answer); `timedOut` says our deadline fired.
+ * A transport failure (no complete answer); `timedOut` says our deadline fired. Only a
+ * failure before the request began to be written can be "not sent": the same error code
+ * (EHOSTUNREACH, a TLS error) on a reused keep-alive socket may come after it was.
  * Errors without a string code are not transport failures but bugs: they are
  * rethrown, to surface as INTERNAL_ERROR rather than be blamed on the upstream.
  */
@@ -118,5 +128,6 @@ export function classifyFailure (error: unknown, timedOut: boolean): UpstreamErr
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string') throw error
   if (TIMEOUTS.has(code)) return new UpstreamError('UPSTREAM_TIMEOUT', { cause: code })
-  return new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: code, notSent: NOT_SENT.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') })
+  const started = (error as { [REQUEST_STARTED]?: boolean })[REQUEST_STARTED] === true
+  return new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: code, notSent: !started && (NOT_SENT.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) })
 }

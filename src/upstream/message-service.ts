@@ -13,7 +13,7 @@ import { ClientGoneError, isDeadline } from '../lib/abort-reasons.ts'
 import { admitter, deadline } from './admission.ts'
 import type { AskClient } from './ask-client.ts'
 import { blameOf, verdictOf } from './circuit-breaker.ts'
-import type { CircuitBreaker } from './circuit-breaker.ts'
+import type { Blame, CircuitBreaker } from './circuit-breaker.ts'
 import { classifyChatAnswer, classifyFailure } from './classify.ts'
 import type { ConcurrencyLimiter } from './concurrency.ts'
 import type { ChatAnswer } from './envelope.ts'
@@ -68,6 +68,16 @@ export interface MessageService {
   send: (request: MessageRequest) => Promise<MessageResult>
 }
 
+/**
+ * What a failed message is evidence about. A reply that outlasts the message deadline, or
+ * one the proxy cannot use (too large, say), can be the caller's doing — a question asking
+ * for a very long answer — so it never counts toward the circuit every caller shares.
+ */
+export function messageBlame (failure: UpstreamError, keyWorksForChatbot: boolean): Blame {
+  if (failure.code === 'UPSTREAM_BAD_RESPONSE' || (failure.code === 'UPSTREAM_TIMEOUT' && failure.facts.cause === 'DEADLINE')) return 'chatbot'
+  return blameOf(failure.code, keyWorksForChatbot)
+}
+
 export function createMessageService (options: MessageServiceOptions): MessageService {
   const { client, keys, circuit, evidence, limiter, budget, scrubber, timeoutMs, retries, retryBaseMs, observer } = options
   const random = options.random ?? Math.random
@@ -91,7 +101,8 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
           stream: request.stream,
           requestId: request.requestId,
           key,
-          secrets: keys.next === undefined ? [key] : [key, keys.next]
+          // Every secret the proxy holds, in each form the logs are scrubbed of.
+          secrets: scrubber.secrets
         }, signal)
         observer.firstByte((performance.now() - admittedAt) / 1000)
         const outcome: MessageResult = result.kind === 'stream'
@@ -119,7 +130,7 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
           }
         }
         const failure = error as UpstreamError
-        circuit.record(verdictOf(blameOf(failure.code, evidence.worksFor(key, request.serialNumber)), probe), probe)
+        circuit.record(verdictOf(messageBlame(failure, evidence.worksFor(key, request.serialNumber)), probe), probe)
         observer.attempt(failure.code, elapsed)
         failure.facts.attempts = attempt
         log.debug({ attempt, outcome: failure.code, cause: failure.facts.cause, httpStatus: failure.facts.httpStatus }, 'upstream attempt')

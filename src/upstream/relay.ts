@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici'
 import type { CancelSignal } from '../lib/cancel.ts'
 import { StreamScrubber } from '../lib/stream-scrubber.ts'
 import { StacklessError } from '../lib/stackless-error.ts'
-import { isSuccessStatus } from './classify.ts'
+import { afterSending, isSuccessStatus } from './classify.ts'
 import type { UpstreamAnswer } from './classify.ts'
 import type { StreamEnd } from '../telemetry/events.ts'
 
@@ -26,7 +26,7 @@ export interface RelayRequest {
   idleMs: number
   maxMs: number
   /** Replaced in the relayed bytes, also across chunks. */
-  secrets: string[]
+  secrets: readonly string[]
 }
 
 export type RelayResult =
@@ -44,7 +44,11 @@ export function relayedContentType (contentType: string | undefined): string {
   return contentType !== undefined && RELAYED_TYPES.has(mediaType(contentType)) ? contentType : OCTET_STREAM
 }
 
-const isJson = (contentType: string | undefined): boolean => mediaType(contentType) === 'application/json'
+/** application/json and any +json type (problem+json, say): an envelope, read whole. */
+const isJson = (contentType: string | undefined): boolean => {
+  const type = mediaType(contentType)
+  return type === 'application/json' || type.endsWith('+json')
+}
 
 const headerText = (value: string | string[] | undefined): string | undefined => Array.isArray(value) ? value[0] : value
 
@@ -211,9 +215,10 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.#answer(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'))
   }
 
+  // Started requests (onRequestStart ran: the request was being written) may have been sent.
   onResponseError (_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#stream !== undefined) return this.#stream.fail()
-    this.#fail(error)
+    this.#fail(this.#controller === undefined ? error : afterSending(error))
   }
 
   #tooLarge (controller: Dispatcher.DispatchController): void {

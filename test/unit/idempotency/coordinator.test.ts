@@ -385,3 +385,18 @@ test('a 4xx-class answer of a call every client abandoned is not kept: it says n
   ;(await calls.nth(1)).resolve('32')
   t.same(await retry, { body: '32', replayed: false })
 })
+
+test('a request may give its own pending lifetime: a long call keeps its marker as long as it may run', async (t) => {
+  const memory = new MemoryStore({ maxKeys: 100 })
+  const ttls: number[] = []
+  const store: IdempotencyStore = {
+    begin: async (id, fingerprint, ttlMs) => { ttls.push(ttlMs); return await memory.begin(id, fingerprint, ttlMs) },
+    get: (id) => memory.get(id),
+    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
+    abandon: (id) => memory.abandon(id)
+  }
+  const { idempotency } = coordinator({ store })
+  await idempotency.run(request(instantCalls().call))
+  await idempotency.run(request(instantCalls().call, { key: 'key-2', pendingTtlMs: 65_000 }))
+  t.same(ttls, [5_000, 65_000])
+})

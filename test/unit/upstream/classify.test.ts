@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { SecretScrubber } from '../../../src/lib/secrets.ts'
-import { classifyAnswer, classifyChatAnswer, classifyFailure } from '../../../src/upstream/classify.ts'
+import { afterSending, classifyAnswer, classifyChatAnswer, classifyFailure } from '../../../src/upstream/classify.ts'
 import type { UpstreamError } from '../../../src/upstream/upstream-error.ts'
 import { ERRORS } from '../../../src/http/errors.ts'
 
@@ -138,4 +138,11 @@ test('a chat answer: the reply of a success envelope; a 404 in any form is SESSI
   t.equal(chatMapped(answer(200, envelope({ Success: true, Code: 200, Data: { SessionID: 5 } }))).code, 'UPSTREAM_BAD_RESPONSE', 'a session is no reply')
   t.equal(mapped(answer(404, 'Not Found')).code, 'UPSTREAM_ERROR', 'for GetSession an HTTP 404 stays a plain error')
   t.equal(mapped(answer(200, failure(404))).code, 'CHATBOT_NOT_FOUND')
+})
+
+test('a connect-phase code after the request began to be written (a reused socket) may have been sent', async (t) => {
+  for (const code of ['EHOSTUNREACH', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNREFUSED']) {
+    const error = classifyFailure(afterSending(Object.assign(new Error('x'), { code })), false)
+    t.same([error.code, error.facts.notSent], ['UPSTREAM_UNAVAILABLE', false], code)
+  }
 })

@@ -9,7 +9,7 @@ import type { AskClient, AskRequest } from '../../../src/upstream/ask-client.ts'
 import { CircuitBreaker } from '../../../src/upstream/circuit-breaker.ts'
 import { ConcurrencyLimiter } from '../../../src/upstream/concurrency.ts'
 import { KeyEvidence } from '../../../src/upstream/key-evidence.ts'
-import { createMessageService } from '../../../src/upstream/message-service.ts'
+import { createMessageService, messageBlame } from '../../../src/upstream/message-service.ts'
 import type { MessageServiceOptions } from '../../../src/upstream/message-service.ts'
 import type { RelayResult } from '../../../src/upstream/relay.ts'
 import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
@@ -158,4 +158,15 @@ test('a circuit that opens between attempts ends the retries with the last answe
   const { messages } = service(async () => { calls++; throw refused }, { circuit: new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 }) })
   await t.rejects(messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
   t.equal(calls, 2, 'the second failure opened it')
+})
+
+test('attack: replies that outlast the deadline, or that cannot be used, never open the shared circuit', async (t) => {
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { cause: 'DEADLINE' }), true), 'chatbot')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }), true), 'chatbot')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { httpStatus: 504 }), true), 'upstream', 'the upstream saying it timed out still counts')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: 'ECONNRESET' }), true), 'upstream')
+  const circuit = new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 })
+  const slow = service(async () => { throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }) }, { circuit })
+  for (let i = 0; i < 5; i++) await t.rejects(slow.messages.send(request()), { code: 'UPSTREAM_BAD_RESPONSE' })
+  t.equal(circuit.state, 'closed')
 })
