@@ -1,5 +1,6 @@
 // `npm run bench`: issue 6's benchmark. Starts the simulated upstreams, two reference
 // proxies and our proxy as real processes, warms each up, then runs the four scenarios
+// (then the streaming scenario of issue 14, bench/streaming.ts, with processes of its own)
 // in interleaved rounds (the target order rotates every round) and prints medians with
 // ratios to the baselines, the issue's targets, and a Markdown block for docs/performance.md.
 // The JSON with every run goes to bench/results/<timestamp>.json.
@@ -24,6 +25,7 @@ import { measure, RAMP_S, SCENARIOS, SLOW_CONNECTIONS, SLOW_RAMP_S } from './sce
 import type { RunRecord } from './scenarios.ts'
 import { summarise } from './summary.ts'
 import { verdicts } from './verdicts.ts'
+import { runStreaming, streamingReport } from './streaming.ts'
 
 /** Pause between runs: sockets of the last run close, in-flight upstream calls finish. */
 const SETTLE_MS = 300
@@ -111,6 +113,9 @@ async function main (): Promise<void> {
     progress('starting simulated upstreams and servers…')
     await fleet.start()
     const records = await runAll(fleet, options, pinning?.servers)
+    await fleet.stop()
+    progress('streaming scenario: starting its own upstream and servers…')
+    const streaming = await runStreaming({ rounds: options.rounds, durationS: options.durationS, progress })
     const rss = [...new Set(records.map((r) => r.peakRss?.source).filter((source) => source !== undefined))].join(' or ')
     const settings = `${options.rounds} round(s); each run counts ${options.durationS} s after a ramp of ${RAMP_S} s ` +
       `(${SLOW_RAMP_S} s with ${SLOW_CONNECTIONS} connections); ${options.fresh && options.rounds > 1 ? 'new server processes every round, ' : ''}${options.warmupS} s of warm-up per process; ` +
@@ -118,8 +123,8 @@ async function main (): Promise<void> {
     const summaries = summarise(SCENARIOS, records, (id) => fleet.target(id))
     const goals = verdicts(summaries)
     const file = `${RESULTS}${stamp}.json`
-    writeFileSync(file, JSON.stringify({ machine: host, options, summaries, goals, runs: records }, null, 2) + '\n')
-    process.stdout.write(`\n${textReport(host, settings, summaries, goals)}\n\nresults: ${file}\n`)
+    writeFileSync(file, JSON.stringify({ machine: host, options, summaries, goals, runs: records, streaming }, null, 2) + '\n')
+    process.stdout.write(`\n${textReport(host, settings, summaries, goals)}\n\n${streamingReport(streaming.summaries)}\n\nresults: ${file}\n`)
     process.stdout.write(`\nMarkdown for docs/performance.md:\n\n${markdownReport(host, settings, summaries)}\n`)
   } finally {
     await fleet.stop()

@@ -1,9 +1,11 @@
 // A faithful simulated hottask upstream: a real HTTP server on loopback that answers
 // POST /chat/Chatbot/GetSession like the public docs, or fails on purpose as the
-// serialNumber's scenario says. Tests, the demo and the benchmark talk to it over HTTP.
+// serialNumber's scenario says, and POST /chat/Chat/ClientAsk (chat.ts). Tests, the demo
+// and the benchmark talk to it over HTTP.
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { answerAsk, ASK_PATH } from './chat.ts'
 import { envelope, scenarioOf } from './scenarios.ts'
 import type { Scenario } from './scenarios.ts'
 
@@ -79,6 +81,7 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
   const waiting: Array<{ n: number, resolve: () => void }> = []
   let peak = 0
   let nextSessionId = 100001
+  let nextMessageId = 375561
 
   function answer (scenario: Scenario, serialNumber: string, req: IncomingMessage, res: ServerResponse): void {
     switch (scenario.kind) {
@@ -139,11 +142,17 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
     if (requests.length > KEPT_REQUESTS) requests.shift()
 
-    if (req.method !== 'POST' || req.url !== SESSION_PATH) {
+    if (req.method !== 'POST' || (req.url !== SESSION_PATH && req.url !== ASK_PATH)) {
       return send(res, 404, 'Not Found', { 'content-type': 'text/plain' })
     }
     if (!keys.has(req.headers.authorization ?? '')) {
       return send(res, 401, envelope({ Code: 401, Message: MESSAGES[401] }))
+    }
+    if (req.url === ASK_PATH) {
+      const reply = (): void => answerAsk(body, req, res, { nextMessageId: () => nextMessageId++, key: req.headers.authorization ?? '' })
+      if (delayMs > 0) setTimeout(reply, delayMs)
+      else reply()
+      return
     }
     let serialNumber: unknown
     try {

@@ -1,7 +1,8 @@
 // Builds the Fastify app from a typed Config and injected dependencies. Never listens:
 // src/server.ts owns the process; tests build their own app.
+import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance, onRequestHookHandler } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -9,7 +10,7 @@ import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config/config.ts'
 import { errorHandler, sendProblem } from './http/error-handler.ts'
 import { ProblemError } from './http/errors.ts'
-import { clientTokenGuard } from './guards/client-token.ts'
+import { clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
 import { forwardedAddressCheck } from './http/forwarded-address.ts'
@@ -33,6 +34,9 @@ import { notFoundRoutes, trackRouteMethods } from './routes/not-found.ts'
 import type { RateLimitHook } from './routes/not-found.ts'
 import { openApiRoutes } from './routes/openapi.ts'
 import { sessionRoutes } from './routes/sessions.ts'
+import { messageRoutes } from './routes/messages.ts'
+import { SessionTokens } from './tokens/session-tokens.ts'
+import { SecretFiles } from './tokens/secret-files.ts'
 import { SecretScrubber } from './lib/secrets.ts'
 import { SECURITY_HEADERS } from './http/security-headers.ts'
 import { buildUpstream } from './upstream/build.ts'
@@ -68,14 +72,17 @@ function observerOf (metrics: Metrics): UpstreamObserver {
     retry: (reason) => metrics.recordRetry(reason),
     overloaded: (reason) => metrics.recordOverload(reason),
     circuit: (state) => metrics.setCircuitState(state),
-    key: (key) => metrics.setApiKey(key)
+    key: (key) => metrics.setApiKey(key),
+    firstByte: (seconds) => metrics.recordFirstByte(seconds),
+    streamEnded: (end) => metrics.recordStreamEnd(end)
   }
 }
 
 /** The secrets besides the API keys (the key ring adds those), for scrubbing by value. */
 function secretsOf (config: Config): string[] {
   const redisPassword = config.redisUrl === undefined ? '' : decodeURIComponent(new URL(config.redisUrl).password)
-  return [...config.clientTokens.map((client) => client.token), redisPassword]
+  const { secret, previous } = config.sessionTokens
+  return [...config.clientTokens.map((client) => client.token), redisPassword, secret ?? '', previous ?? '']
 }
 
 /** A hop count as the function Fastify runs for it (its types omit the number form). */
@@ -130,9 +137,27 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     now: deps.now
   })
   metrics.trackUpstreamLoad(upstream.limiter)
-  if (deps.watchKeyFiles === true) upstream.keyFiles.watch()
-  app.decorate('reloadKeys', (reason: string) => upstream.keyFiles.reload(reason))
-  app.addHook('onClose', async () => { await upstream.close() })
+  metrics.trackMessageLoad(upstream.messageLimiter)
+  // Without a configured secret (one replica: config.ts requires it with REDIS_URL), a random one.
+  const tokenSecret = config.sessionTokens.secret ?? randomBytes(32).toString('base64url')
+  if (config.sessionTokens.secret === undefined) {
+    scrubber.add(tokenSecret)
+    app.log.warn('SESSION_TOKEN_SECRET is not set: using a random secret, so session tokens stop working when this process restarts')
+  }
+  const tokens = new SessionTokens({ secret: tokenSecret, previous: config.sessionTokens.previous, ttlMs: config.sessionTokens.ttlMs, now: deps.now })
+  const secretFiles = new SecretFiles({ ...config.sessionTokens, secret: tokenSecret, tokens, log: app.log, onSecret: (secret) => scrubber.add(secret) })
+  if (deps.watchKeyFiles === true) {
+    upstream.keyFiles.watch()
+    secretFiles.watch()
+  }
+  app.decorate('reloadKeys', (reason: string) => {
+    upstream.keyFiles.reload(reason)
+    secretFiles.reload(reason)
+  })
+  app.addHook('onClose', async () => {
+    secretFiles.close()
+    await upstream.close()
+  })
 
   let redis: Redis | undefined
   if (config.redisUrl !== undefined) {
@@ -182,15 +207,30 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   healthRoutes(app, readiness)
   openApiRoutes(app)
   const idempotency = buildIdempotency(config, redis, metrics, app.log, deps.now)
-  const guards = [clientTokenGuard(config.clientTokens, config.requireClientToken), originGuard(config.cors.origins)]
-    .filter((guard): guard is onRequestHookHandler => guard !== undefined)
+  const clientToken = clientTokenGuard(config.clientTokens, config.requireClientToken)
+  const origin = originGuard(config.cors.origins)
   sessionRoutes(app, {
     sessions: upstream.sessions,
     idempotency,
     deadlineMs: config.upstreamTimeoutMs,
-    guards,
+    guards: clientToken === undefined ? [origin] : [clientToken, origin],
     allowedSerialNumbers: config.allowedSerialNumbers,
-    defaultSerialNumber: config.defaultSerialNumber
+    defaultSerialNumber: config.defaultSerialNumber,
+    tokens
+  })
+  // A wrong client token is refused at once here, after counting against its address:
+  // the route's own limit is per session, and a guess names none.
+  const guessLimit = tokenGuessLimit(app, config.rateLimit)
+  messageRoutes(app, {
+    messages: upstream.messages,
+    idempotency,
+    tokens,
+    guards: clientToken === undefined ? [origin] : [clientToken, guessLimit, origin],
+    maxChars: config.messages.maxChars,
+    bodyLimitBytes: config.messages.bodyLimitBytes,
+    rateLimitMax: config.messages.rateLimitMax,
+    deadlineMs: config.messages.timeoutMs,
+    onMessage: (outcome) => metrics.recordMessage(outcome)
   })
 
   await app.ready()

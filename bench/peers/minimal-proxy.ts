@@ -2,11 +2,13 @@
 // forward and the envelope check, with no logging, validation, CORS, rate limit or
 // metrics. Our proxy's throughput is reported as a ratio of this one's, so the ratio
 // is the measured price of every feature we add on top.
+// The streaming scenario's floor is its message route: the relay written the plain way.
 // Env: HOTTASK_BASE_URL, HOTTASK_API_KEY, PORT, HOST, UPSTREAM_MAX_CONCURRENCY.
 import Fastify from 'fastify'
 import { Pool } from 'undici'
 
 const SESSION_PATH = '/chat/Chatbot/GetSession'
+const ASK_PATH = '/chat/Chat/ClientAsk'
 
 interface Envelope { Success?: unknown, Code?: unknown, Data?: { SessionID?: unknown } | null }
 
@@ -30,6 +32,19 @@ app.post('/sessions', async (request, reply) => {
     return reply.code(502).send({ error: 'bad upstream answer' })
   }
   return reply.code(201).send({ sessionId: id })
+})
+
+// The plain relay: ask upstream and hand its body to reply.send, which pipes it.
+app.post('/sessions/:sessionId/messages', async (request, reply) => {
+  const { content, stream } = request.body as { content?: unknown, stream?: unknown }
+  const response = await pool.request({
+    path: ASK_PATH,
+    method: 'POST',
+    headers: { authorization: key, 'content-type': 'application/json' },
+    body: JSON.stringify({ sessionID: Number((request.params as { sessionId: string }).sessionId), content, stream })
+  })
+  reply.code(response.statusCode).header('content-type', response.headers['content-type'])
+  return reply.send(response.body)
 })
 
 app.addHook('onClose', async () => { await pool.close() })

@@ -6,8 +6,8 @@ import { parseClientTokens, parseOrigins, parseTrustProxy, splitList } from './l
 import type { ClientToken, Parsed, TrustProxy } from './lists.ts'
 import { parseBaseUrl } from './base-url.ts'
 import { maxConnections, readOpenFilesLimit } from './connections.ts'
-import { readKeyFile } from './key-file.ts'
-import { redisPasswordProblem } from './secrets.ts'
+import { readKeyFile, readSecretFile } from './key-file.ts'
+import { hmacSecretProblem, redisPasswordProblem } from './secrets.ts'
 import { SERIAL_NUMBER } from './patterns.ts'
 import { CONFIG_VARIABLES, schema, VARIABLES } from './schema.ts'
 import type { RawEnv, VariableName } from './schema.ts'
@@ -47,6 +47,21 @@ export interface Config {
   idempotency: { ttlMs: number, maxKeys: number }
   /** The metrics listener: /metrics is never served on the main port. */
   metrics: { port: number, host: string }
+  /**
+   * The secrets that sign and verify session tokens. `secret` undefined: none was given,
+   * and the app makes a random one (a single replica only: REDIS_URL requires one).
+   */
+  sessionTokens: { secret: string | undefined, secretFile: string | undefined, previous: string | undefined, previousFile: string | undefined, ttlMs: number }
+  messages: {
+    maxChars: number
+    bodyLimitBytes: number
+    timeoutMs: number
+    streamIdleTimeoutMs: number
+    streamMaxMs: number
+    rateLimitMax: number
+    maxConcurrency: number
+    queueMax: number
+  }
 }
 
 export class ConfigError extends Error {
@@ -133,6 +148,34 @@ function resolveNextKey (key: string | undefined, file: string | undefined, prob
   return read.key
 }
 
+/** A session-token secret from its variable or its file (not both). */
+function resolveSecret (value: string | undefined, file: string | undefined, variable: string, problems: string[]): string | undefined {
+  if (value !== undefined && file !== undefined) {
+    problems.push(`${variable}, ${variable}_FILE: set one of them, not both`)
+    return undefined
+  }
+  if (file !== undefined) {
+    const read = readSecretFile(file, `${variable}_FILE`)
+    if (read.problem !== undefined) problems.push(read.problem)
+    return read.secret
+  }
+  if (value === undefined) return undefined
+  const short = hmacSecretProblem(value, variable)
+  if (short !== undefined) problems.push(short)
+  return short === undefined ? value : undefined
+}
+
+function resolveSessionTokens (raw: RawEnv, problems: string[]): Config['sessionTokens'] {
+  const secret = resolveSecret(raw.SESSION_TOKEN_SECRET, raw.SESSION_TOKEN_SECRET_FILE, 'SESSION_TOKEN_SECRET', problems)
+  const previous = resolveSecret(raw.SESSION_TOKEN_SECRET_PREVIOUS, raw.SESSION_TOKEN_SECRET_PREVIOUS_FILE, 'SESSION_TOKEN_SECRET_PREVIOUS', problems)
+  const given = raw.SESSION_TOKEN_SECRET !== undefined || raw.SESSION_TOKEN_SECRET_FILE !== undefined
+  // Replicas with secrets of their own would refuse each other's tokens at random.
+  if (!given && raw.REDIS_URL !== undefined) {
+    problems.push('SESSION_TOKEN_SECRET: required with REDIS_URL (set it, or SESSION_TOKEN_SECRET_FILE, to the same secret on every replica)')
+  }
+  return { secret, secretFile: raw.SESSION_TOKEN_SECRET_FILE, previous, previousFile: raw.SESSION_TOKEN_SECRET_PREVIOUS_FILE, ttlMs: raw.SESSION_TOKEN_TTL_MS }
+}
+
 export function loadConfig (env: Record<string, string | undefined>, host: HostLimits = { openFilesLimit: readOpenFilesLimit() }): Config {
   const { raw, problems } = validate(env)
   // A key with a bad shape is already reported by the schema; do not report it twice.
@@ -142,7 +185,8 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
   if (raw === undefined) throw new ConfigError(problems)
   const access = parseAccess(raw, problems)
   const nextKey = resolveNextKey(raw.HOTTASK_API_KEY_NEXT, raw.HOTTASK_API_KEY_NEXT_FILE, problems)
-  const connections = maxConnections(raw.MAX_CONNECTIONS, host.openFilesLimit, raw.UPSTREAM_MAX_CONCURRENCY)
+  const sessionTokens = resolveSessionTokens(raw, problems)
+  const connections = maxConnections(raw.MAX_CONNECTIONS, host.openFilesLimit, raw.UPSTREAM_MAX_CONCURRENCY + raw.MESSAGE_MAX_CONCURRENCY)
   if (connections.problem !== undefined) problems.push(connections.problem)
   if (key === undefined || problems.length > 0) throw new ConfigError(problems)
 
@@ -196,6 +240,17 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
       maxHeapUsedBytes: raw.MAX_HEAP_USED_BYTES
     },
     idempotency: { ttlMs: raw.IDEMPOTENCY_TTL_MS, maxKeys: raw.IDEMPOTENCY_MAX_KEYS },
-    metrics: { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST }
+    metrics: { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST },
+    sessionTokens,
+    messages: {
+      maxChars: raw.MESSAGE_MAX_CHARS,
+      bodyLimitBytes: raw.MESSAGE_BODY_LIMIT_BYTES,
+      timeoutMs: raw.MESSAGE_TIMEOUT_MS,
+      streamIdleTimeoutMs: raw.STREAM_IDLE_TIMEOUT_MS,
+      streamMaxMs: raw.STREAM_MAX_MS,
+      rateLimitMax: raw.MESSAGE_RATE_LIMIT_MAX,
+      maxConcurrency: raw.MESSAGE_MAX_CONCURRENCY,
+      queueMax: raw.MESSAGE_QUEUE_MAX
+    }
   }
 }

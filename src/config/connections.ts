@@ -31,12 +31,12 @@ export function readOpenFilesLimit (path = '/proc/self/limits'): number | undefi
 export function maxConnections (requested: number | undefined, openFilesLimit: number | undefined, upstreamConnections: number): Parsed<number> {
   if (openFilesLimit === undefined) return { value: requested ?? DEFAULT_MAX_CONNECTIONS }
   const room = openFilesLimit - DESCRIPTOR_HEADROOM - upstreamConnections
-  const needs = `UPSTREAM_MAX_CONCURRENCY (${upstreamConnections}) upstream sockets and ${DESCRIPTOR_HEADROOM} other descriptors`
+  const needs = `UPSTREAM_MAX_CONCURRENCY + MESSAGE_MAX_CONCURRENCY (${upstreamConnections}) upstream sockets and ${DESCRIPTOR_HEADROOM} other descriptors`
   if (requested !== undefined && requested > room) {
     return { problem: `MAX_CONNECTIONS: the open-files limit (${openFilesLimit}) leaves room for at most ${Math.max(0, room)} after ${needs}; raise the limit (ulimit -n, the container's nofile) or lower MAX_CONNECTIONS` }
   }
   if (requested === undefined && room < MIN_CONNECTIONS) {
-    return { problem: `MAX_CONNECTIONS: the open-files limit (${openFilesLimit}) leaves room for fewer than ${MIN_CONNECTIONS} client connections after ${needs}; raise the limit (ulimit -n, the container's nofile) or lower UPSTREAM_MAX_CONCURRENCY` }
+    return { problem: `MAX_CONNECTIONS: the open-files limit (${openFilesLimit}) leaves room for fewer than ${MIN_CONNECTIONS} client connections after ${needs}; raise the limit (ulimit -n, the container's nofile) or lower UPSTREAM_MAX_CONCURRENCY and MESSAGE_MAX_CONCURRENCY` }
   }
   return { value: requested ?? room }
 }

@@ -15,3 +15,9 @@ export function redisPasswordProblem (redisUrl: string | undefined): string | un
   if (password === '' || password.length >= MIN_REDIS_PASSWORD_CHARS) return undefined
   return `REDIS_URL: the password must have at least ${MIN_REDIS_PASSWORD_CHARS} characters (a shorter one is guessable, and scrubbing it from every log line by value would corrupt them)`
 }
+
+/** A session-token secret must hold at least MIN_HMAC_SECRET_BYTES bytes; the problem never shows it. */
+export function hmacSecretProblem (secret: string, variable: string): string | undefined {
+  if (Buffer.byteLength(secret) >= MIN_HMAC_SECRET_BYTES) return undefined
+  return `${variable}: must hold at least ${MIN_HMAC_SECRET_BYTES} bytes (a random string such as the output of \`openssl rand -base64 48\`: a shorter one can be guessed, and then anyone can sign session tokens)`
+}

@@ -4,7 +4,8 @@
 // is refused only after the rate limit has counted the attempt against the caller's
 // address (refuseInvalidToken runs before the body is read), so guessing is throttled.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { ClientToken } from '../config/config.ts'
 import { ProblemError } from '../http/errors.ts'
 
@@ -63,4 +64,24 @@ export function clientTokenGuard (tokens: ClientToken[], required: boolean): onR
 /** Refuses a request whose token matched no client; runs after the rate limit, before the body is read. */
 export function refuseInvalidToken (request: FastifyRequest, _reply: FastifyReply, _payload: unknown, done: (error?: Error) => void): void {
   done(request.invalidClientToken ? new ProblemError('INVALID_CLIENT_TOKEN', undefined, INVALID) : undefined)
+}
+
+/**
+ * For a route whose own limit does not count by caller: a request with a wrong client
+ * token counts against its address (RATE_LIMIT_MAX per window, a bucket of its own) and
+ * is then refused, so guessing is throttled; any other request passes untouched.
+ */
+export function tokenGuessLimit (app: FastifyInstance, limits: { max: number, windowMs: number }): onRequestHookHandler {
+  const limit = app.rateLimit({
+    max: limits.max,
+    timeWindow: limits.windowMs,
+    keyGenerator: (request: FastifyRequest) => `token-guess:${normalizeIP(request.ip)}`
+  }) as unknown as (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  return function limitTokenGuess (request, reply, done) {
+    if (!request.invalidClientToken) {
+      done()
+      return
+    }
+    limit(request, reply).then(() => refuseInvalidToken(request, reply, undefined, done), done)
+  }
 }

@@ -1,14 +1,13 @@
 // A call's answer as the store keeps it, and how a kept or shared answer is given to
-// another request: the same session id, or a fresh error of the same code, detail and
+// another request: the same body, or a fresh error of the same code, detail and
 // headers, marked replayed. The request id is never kept: the error handler renders a
 // replay with the new request's own.
 import { ProblemError } from '../http/errors.ts'
 import type { StoredAnswer } from './types.ts'
 
 export const REPLAYED_HEADER = 'idempotent-replayed'
-const CREATED = 201
-
-export const created = (sessionId: string): StoredAnswer => ({ status: CREATED, sessionId })
+/** A successful answer (its status is the route's: only a status of 500 or more matters here). */
+export const succeeded = (body: string): StoredAnswer => ({ status: 200, body })
 
 export function refused (error: ProblemError): StoredAnswer {
   const { code, detail, headers } = error
@@ -17,11 +16,11 @@ export function refused (error: ProblemError): StoredAnswer {
     : { status: error.status, problem: { code, detail, headers: { ...headers } } }
 }
 
-/** The session id again, or the answer's error (thrown), marked with REPLAYED_HEADER. */
+/** The body again, or the answer's error (thrown), marked with REPLAYED_HEADER. */
 export function replay (answer: StoredAnswer): string {
   if (answer.problem !== undefined) {
     const { code, detail, headers } = answer.problem
     throw new ProblemError(code, detail, { ...headers, [REPLAYED_HEADER]: 'true' })
   }
-  return answer.sessionId as string
+  return answer.body as string
 }

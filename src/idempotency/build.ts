@@ -4,12 +4,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config/config.ts'
 import type { Metrics } from '../telemetry/metrics.ts'
-import { Idempotency } from './coordinator.ts'
+import { Idempotency, PENDING_MARGIN_MS } from './coordinator.ts'
 import { MemoryStore } from './memory-store.ts'
 import { RedisStore } from './redis-store.ts'
-
-/** How long a replica that dies mid-call leaves its pending marker beyond the deadline. */
-const PENDING_MARGIN_MS = 5000
 
 /** `now` is the in-memory store's clock (tests move it by hand); Redis keeps its own time. */
 export function buildIdempotency (config: Config, redis: Redis | undefined, metrics: Metrics, log: FastifyBaseLogger, now?: () => number): Idempotency {

@@ -1,5 +1,6 @@
-// Idempotency-Key for POST /sessions. The first request for a (client, key) pair runs
-// the upstream call; a later one with the same chatbot replays the stored answer, and
+// Idempotency-Key for POST /sessions and whole-answer messages. The first request for a
+// (client, key) pair runs the upstream call; a later one asking the same (the same chatbot,
+// the same message: its fingerprint) replays the stored answer, and
 // concurrent ones share the call in flight: on this replica through an in-process
 // map, on another replica by polling the store's pending marker. Only answers below
 // 500 are kept, so the client may retry a failure. The store is never a dependency:
@@ -8,13 +9,15 @@ import { Cancel, sleep } from '../lib/cancel.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
 import { ProblemError } from '../http/errors.ts'
 import type { ErrorCode } from '../http/errors.ts'
-import { created, refused, replay } from './answer.ts'
+import { refused, replay, succeeded } from './answer.ts'
 import { storeId } from './key.ts'
 import type { Entry, IdempotencyStore, StoredAnswer } from './types.ts'
 
 export { REPLAYED_HEADER } from './answer.ts'
 
 const POLL_INTERVAL_MS = 50
+/** How long a pending marker outlives the call's own deadline, should its replica die mid-call. */
+export const PENDING_MARGIN_MS = 5000
 /** Told to a request that waited on another replica's call until its own deadline. */
 const REMOTE_TIMEOUT_DETAIL = 'The first request with this Idempotency-Key did not finish in time; retry later.'
 
@@ -36,17 +39,20 @@ export interface IdempotentRequest {
   /** The client's identity (token name or IP, with its kind): two scopes never share. */
   scope: string
   key: string
-  serialNumber: string
+  /** What the request asks (a chatbot, a message's content digest): the same key asking something else is 422. */
+  fingerprint: string
   /** Aborts when this request's client goes away. */
   clientSignal: CancelSignal
   /** When to stop waiting for another replica's call (epoch ms). */
   deadlineAt: number
-  /** Creates the session under `signal`, which aborts once every local client sharing it is gone. */
+  /** How long a replica dying mid-call leaves its pending marker: the call's deadline and a margin (default the coordinator's). */
+  pendingTtlMs?: number
+  /** Makes the upstream call under `signal`, which aborts once every local client sharing it is gone; resolves to the body to answer. */
   call: (signal: CancelSignal) => Promise<string>
 }
 
 export interface IdempotentResult {
-  sessionId: string
+  body: string
   /** True when the answer is not this request's own call. */
   replayed: boolean
 }
@@ -60,7 +66,7 @@ type Outcome =
   | { type: 'failed', error: unknown }
 
 interface Flight {
-  serialNumber: string
+  fingerprint: string
   /** Aborted when the last participating client goes away. */
   cancel: Cancel
   active: number
@@ -93,7 +99,7 @@ export class Idempotency {
     const id = storeId(request.scope, request.key)
     const running = this.#flights.get(id)
     if (running !== undefined) {
-      if (running.serialNumber !== request.serialNumber) throw new ProblemError('IDEMPOTENCY_KEY_REUSED')
+      if (running.fingerprint !== request.fingerprint) throw new ProblemError('IDEMPOTENCY_KEY_REUSED')
       if (running.cancel.aborted) {
         // Everyone it served has left and its call is being aborted: start afresh once it has settled.
         await running.outcome
@@ -104,7 +110,7 @@ export class Idempotency {
     }
 
     const { promise, resolve } = Promise.withResolvers<Outcome>()
-    const flight: Flight = { serialNumber: request.serialNumber, cancel: new Cancel(), active: 0, detachers: [], outcome: promise }
+    const flight: Flight = { fingerprint: request.fingerprint, cancel: new Cancel(), active: 0, detachers: [], outcome: promise }
     this.#flights.set(id, flight)
     this.#attach(flight, request.clientSignal)
     // The flight leaves the map before anyone sees its outcome, so a retry after it starts afresh.
@@ -135,25 +141,25 @@ export class Idempotency {
     const { answer } = outcome
     if (outcome.type === 'executed' && led) {
       if (outcome.error !== undefined) throw outcome.error
-      return { sessionId: answer.sessionId as string, replayed: false }
+      return { body: answer.body as string, replayed: false }
     }
     this.#onReplay()
-    return { sessionId: replay(answer), replayed: true }
+    return { body: replay(answer), replayed: true }
   }
 
   /** Decides the flight's outcome; never rejects. */
   async #settle (id: string, flight: Flight, request: IdempotentRequest): Promise<Outcome> {
-    const { serialNumber } = request
+    const { fingerprint } = request
     for (;;) {
       let entry: Entry | undefined
       try {
-        entry = await this.#store.begin(id, serialNumber, this.#pendingTtlMs)
+        entry = await this.#store.begin(id, fingerprint, request.pendingTtlMs ?? this.#pendingTtlMs)
       } catch (error) {
         this.#onStoreError(error)
         return await this.#execute(flight, request, undefined)
       }
       if (entry === undefined) return await this.#execute(flight, request, id)
-      if (entry.serialNumber !== serialNumber) return { type: 'refused', code: 'IDEMPOTENCY_KEY_REUSED' }
+      if (entry.fingerprint !== fingerprint) return { type: 'refused', code: 'IDEMPOTENCY_KEY_REUSED' }
       if (entry.state === 'done') return { type: 'stored', answer: entry.answer }
 
       // Another replica runs it. When its marker changes, claim again: that finds its
@@ -189,8 +195,8 @@ export class Idempotency {
   async #execute (flight: Flight, request: IdempotentRequest, id: string | undefined): Promise<Outcome> {
     let outcome: Outcome
     try {
-      const sessionId = await request.call(flight.cancel)
-      outcome = { type: 'executed', answer: created(sessionId) }
+      const body = await request.call(flight.cancel)
+      outcome = { type: 'executed', answer: succeeded(body) }
     } catch (error) {
       outcome = error instanceof ProblemError
         ? { type: 'executed', answer: refused(error), error }
@@ -199,7 +205,7 @@ export class Idempotency {
     if (id === undefined) return outcome
     const kept = keptAnswer(outcome, flight.cancel.aborted)
     try {
-      if (kept !== undefined) await this.#store.complete(id, request.serialNumber, kept, this.#ttlMs)
+      if (kept !== undefined) await this.#store.complete(id, request.fingerprint, kept, this.#ttlMs)
       else await this.#store.abandon(id)
     } catch (error) {
       this.#onStoreError(error)

@@ -30,10 +30,10 @@ export class MemoryStore implements IdempotencyStore {
     return this.#slots.size
   }
 
-  async begin (id: string, serialNumber: string, ttlMs: number): Promise<Entry | undefined> {
+  async begin (id: string, fingerprint: string, ttlMs: number): Promise<Entry | undefined> {
     const found = this.#read(id)
     if (found !== undefined) return found
-    this.#write(id, { state: 'pending', serialNumber }, ttlMs)
+    this.#write(id, { state: 'pending', fingerprint }, ttlMs)
     return undefined
   }
 
@@ -41,8 +41,8 @@ export class MemoryStore implements IdempotencyStore {
     return this.#read(id)
   }
 
-  async complete (id: string, serialNumber: string, answer: StoredAnswer, ttlMs: number): Promise<void> {
-    this.#write(id, { state: 'done', serialNumber, answer }, ttlMs)
+  async complete (id: string, fingerprint: string, answer: StoredAnswer, ttlMs: number): Promise<void> {
+    this.#write(id, { state: 'done', fingerprint, answer }, ttlMs)
   }
 
   async abandon (id: string): Promise<void> {

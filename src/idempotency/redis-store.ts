@@ -17,8 +17,8 @@ export class RedisStore implements IdempotencyStore {
     this.#prefix = prefix
   }
 
-  async begin (id: string, serialNumber: string, ttlMs: number): Promise<Entry | undefined> {
-    const pending: Entry = { state: 'pending', serialNumber }
+  async begin (id: string, fingerprint: string, ttlMs: number): Promise<Entry | undefined> {
+    const pending: Entry = { state: 'pending', fingerprint }
     const found = await this.#redis.set(this.#prefix + id, JSON.stringify(pending), 'PX', ttlMs, 'NX', 'GET')
     return found === null ? undefined : parseEntry(found)
   }
@@ -28,8 +28,8 @@ export class RedisStore implements IdempotencyStore {
     return found === null ? undefined : parseEntry(found)
   }
 
-  async complete (id: string, serialNumber: string, answer: StoredAnswer, ttlMs: number): Promise<void> {
-    const done: Entry = { state: 'done', serialNumber, answer }
+  async complete (id: string, fingerprint: string, answer: StoredAnswer, ttlMs: number): Promise<void> {
+    const done: Entry = { state: 'done', fingerprint, answer }
     await this.#redis.set(this.#prefix + id, JSON.stringify(done), 'PX', ttlMs)
   }
 
@@ -49,15 +49,15 @@ type Loose = Record<string, unknown>
 const isObject = (value: unknown): value is Loose => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 function isEntry (value: unknown): value is Entry {
-  if (!isObject(value) || typeof value.serialNumber !== 'string') return false
+  if (!isObject(value) || typeof value.fingerprint !== 'string') return false
   if (value.state === 'pending') return true
   return value.state === 'done' && isAnswer(value.answer)
 }
 
 function isAnswer (value: unknown): value is StoredAnswer {
   if (!isObject(value) || !Number.isInteger(value.status)) return false
-  const { sessionId, problem } = value
-  if (sessionId !== undefined) return problem === undefined && typeof sessionId === 'string' && /^\d+$/.test(sessionId)
+  const { body, problem } = value
+  if (body !== undefined) return problem === undefined && typeof body === 'string'
   if (!isObject(problem)) return false
   const { code, detail, headers } = problem
   return typeof code === 'string' && Object.hasOwn(ERRORS, code) && typeof detail === 'string' &&

@@ -1,15 +1,12 @@
 // Key rotation without restart: the key files are re-read on SIGHUP and whenever their
 // directory changes (watching the directory sees Kubernetes' symlink swaps). A bad or
 // empty file keeps the old key; a file still holding a refused key is ignored.
-import { watch } from 'node:fs'
-import type { FSWatcher } from 'node:fs'
-import { dirname } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { readKeyFile } from '../config/key-file.ts'
 import { fingerprint } from '../lib/secrets.ts'
+import { watchDirectories } from '../lib/watch-directories.ts'
+import type { DirectoryWatch } from '../lib/watch-directories.ts'
 import type { KeyRing } from './key-ring.ts'
-
-const DEBOUNCE_MS = 100
 
 export interface KeyFilesOptions {
   currentFile: string | undefined
@@ -20,8 +17,7 @@ export interface KeyFilesOptions {
 
 export class KeyFiles {
   readonly #options: KeyFilesOptions
-  readonly #watchers: FSWatcher[] = []
-  #timer: NodeJS.Timeout | undefined
+  #watch: DirectoryWatch | undefined
 
   constructor (options: KeyFilesOptions) {
     this.#options = options
@@ -49,19 +45,11 @@ export class KeyFiles {
   /** Watches the files' directories; changes are coalesced into one reload. */
   watch (): void {
     const files = [this.#options.currentFile, this.#options.nextFile].filter((file) => file !== undefined)
-    for (const directory of new Set(files.map((file) => dirname(file)))) {
-      const watcher = watch(directory, { persistent: false }, () => {
-        clearTimeout(this.#timer)
-        this.#timer = setTimeout(() => this.reload('file change'), DEBOUNCE_MS)
-        this.#timer.unref()
-      })
-      watcher.on('error', (error) => this.#options.log.error({ err: error.message }, 'cannot watch the API key file'))
-      this.#watchers.push(watcher)
-    }
+    this.#watch = watchDirectories(files, () => this.reload('file change'),
+      (error) => this.#options.log.error({ err: error.message }, 'cannot watch the API key file'))
   }
 
   close (): void {
-    clearTimeout(this.#timer)
-    for (const watcher of this.#watchers) watcher.close()
+    this.#watch?.close()
   }
 }

@@ -21,6 +21,9 @@ export class SecretScrubber {
     this.#secrets.sort((a, b) => b.length - a.length)
   }
 
+  /** Every secret, in every form it is scrubbed in, longest first. */
+  get secrets (): readonly string[] { return this.#secrets }
+
   scrub (text: string): string {
     let out = text
     for (const secret of this.#secrets) {

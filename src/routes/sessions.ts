@@ -1,6 +1,7 @@
 // POST /sessions: the checks run in the contract's order — client token, origin, rate
 // limit (all before the body is read), body validation, chatbot allow-list — then a
-// session is created upstream with the server's key and answered 201.
+// session is created upstream with the server's key and answered 201 with its id and a
+// session token bound to the caller, which authorises messages to it.
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { refuseInvalidToken } from '../guards/client-token.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
@@ -14,6 +15,8 @@ import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
 import { IDEMPOTENCY_KEY_PATTERN, MIN_ANONYMOUS_KEY_CHARS, scopeOf } from '../idempotency/key.ts'
 import type { SessionService } from '../upstream/session-service.ts'
+import { bindingOf, MAX_TOKEN_CHARS } from '../tokens/session-tokens.ts'
+import type { SessionTokens } from '../tokens/session-tokens.ts'
 
 function bodySchema (serialNumberRequired: boolean) {
   return {
@@ -49,12 +52,17 @@ const SESSION_CREATED = {
       schema: {
         type: 'object',
         additionalProperties: false,
-        required: ['sessionId'],
+        required: ['sessionId', 'sessionToken'],
         properties: {
           sessionId: {
             type: 'integer',
             minimum: 1,
             description: 'The upstream\'s session id with its exact digits, possibly beyond 2^53-1: parse it with a big-integer-aware parser if your ids can grow that large.'
+          },
+          sessionToken: {
+            type: 'string',
+            pattern: `^[A-Za-z0-9._~-]{1,${MAX_TOKEN_CHARS}}$`,
+            description: 'Opaque. Send it as the Session-Token header of POST /sessions/{sessionId}/messages. It is bound to this session, its chatbot, the caller (the client token\'s name, else the request\'s Origin, else no one) and expires after SESSION_TOKEN_TTL_MS.'
           }
         }
       }
@@ -101,10 +109,11 @@ export interface SessionRouteOptions {
   guards: onRequestHookHandler[]
   allowedSerialNumbers: string[] | undefined
   defaultSerialNumber: string | undefined
+  tokens: SessionTokens
 }
 
 export function sessionRoutes (app: FastifyInstance, options: SessionRouteOptions): void {
-  const { sessions, idempotency, deadlineMs, defaultSerialNumber } = options
+  const { sessions, idempotency, deadlineMs, defaultSerialNumber, tokens } = options
   const allowed = options.allowedSerialNumbers === undefined ? undefined : new Set(options.allowedSerialNumbers)
 
   // With a default chatbot, a POST without any body stands for `{}`.
@@ -113,7 +122,8 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     : async (request: FastifyRequest) => { if (request.body === undefined) request.body = {} }
 
   app.post<{ Body: SessionBody, Headers: SessionHeaders }>('/sessions', {
-    onRequest: options.guards,
+    // A copy: the rate-limit plugin pushes its hook into the route's array.
+    onRequest: [...options.guards],
     preParsing: refuseInvalidToken,
     preValidation: useDefaultForNoBody,
     config: { rateLimit: {} },
@@ -128,32 +138,38 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     if (allowed !== undefined && !allowed.has(serialNumber)) throw new ProblemError('SERIAL_NUMBER_NOT_ALLOWED')
 
     const client = watchClient(reply)
+    // The body, built once: a replay answers the same session with the same token.
     const create = async (signal: CancelSignal): Promise<string> => {
       const created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
       request.outcome = created
-      return created.sessionId
+      const sessionToken = tokens.issue({
+        sessionId: created.sessionId,
+        serialNumber,
+        binding: bindingOf({ clientName: request.clientName, origin: request.headers.origin })
+      })
+      // The id's exact digits go out as a JSON number, even beyond 2^53-1.
+      return `{"sessionId":${created.sessionId},"sessionToken":"${sessionToken}"}`
     }
     const key = request.headers['idempotency-key']
-    let sessionId: string
+    let body: string
     try {
       if (key === undefined) {
-        sessionId = await create(client.signal)
+        body = await create(client.signal)
       } else {
         if (request.clientName === null && key.length < MIN_ANONYMOUS_KEY_CHARS) {
           throw new ProblemError('VALIDATION_FAILED', `An anonymous Idempotency-Key must have at least ${MIN_ANONYMOUS_KEY_CHARS} characters: use a random one, such as a UUID.`)
         }
         const scope = scopeOf(request.clientName, request.ip, request.headers.origin, request.headers['user-agent'])
         const answer = await idempotency.run({
-          scope, key, serialNumber, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call: create
+          scope, key, fingerprint: `chatbot:${serialNumber}`, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call: create
         })
-        sessionId = answer.sessionId
+        body = answer.body
         if (answer.replayed) reply.header(REPLAYED_HEADER, 'true')
       }
     } finally {
       client.release()
     }
-    // The id's exact digits go out as a JSON number, even beyond 2^53-1.
     reply.code(201).header('cache-control', 'no-store').type('application/json; charset=utf-8')
-    return `{"sessionId":${sessionId}}`
+    return body
   })
 }

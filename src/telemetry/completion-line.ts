@@ -27,6 +27,7 @@ export interface CompletionFields {
   attempts?: number
   code?: string
   detail?: string
+  streamEnd?: string
 }
 
 /** Characters JSON.stringify would escape (a surrogate may be a valid pair: it decides). */
@@ -49,6 +50,6 @@ export function completionLine (f: CompletionFields): string {
   return `{"level":${INFO},"time":${f.time}${f.bindings}` +
     text('requestId', f.requestId) + (f.client === null ? '' : text('client', f.client)) +
     `,"req":${req},"res":{"statusCode":${f.statusCode}}` + number('responseTime', f.responseTime) +
-    text('sessionId', f.sessionId) + number('attempts', f.attempts) + text('code', f.code) + text('detail', f.detail) +
+    text('sessionId', f.sessionId) + number('attempts', f.attempts) + text('code', f.code) + text('detail', f.detail) + text('streamEnd', f.streamEnd) +
     ',' + MESSAGE
 }

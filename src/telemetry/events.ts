@@ -26,5 +26,14 @@ const NOT_ATTEMPTS = new Set<string>(['UPSTREAM_CIRCUIT_OPEN'])
 /** Every attempt outcome, from the registry, so a new upstream code gets its own label without an edit here. */
 export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = [
   'success', 'client_gone',
-  ...(Object.keys(ERRORS) as ErrorCode[]).filter((code) => (code.startsWith('UPSTREAM_') || code === 'CHATBOT_NOT_FOUND') && !NOT_ATTEMPTS.has(code))
+  ...(Object.keys(ERRORS) as ErrorCode[]).filter((code) => (code.startsWith('UPSTREAM_') || code === 'CHATBOT_NOT_FOUND' || code === 'SESSION_NOT_FOUND') && !NOT_ATTEMPTS.has(code))
 ]
+
+/** How a relayed message stream ended. */
+export const STREAM_ENDS = ['completed', 'client_gone', 'upstream_reset', 'idle', 'too_long'] as const
+export type StreamEnd = typeof STREAM_ENDS[number]
+
+/** How a message request ended: a whole answer, a relayed stream, a client that left, or the code it was refused with. */
+export type MessageOutcome = 'answered' | 'streamed' | 'client_gone' | ErrorCode
+
+export const MESSAGE_OUTCOMES: readonly MessageOutcome[] = ['answered', 'streamed', 'client_gone', ...(Object.keys(ERRORS) as ErrorCode[])]

@@ -3,12 +3,12 @@
 // set, and anything else is counted as `other`, so no caller can grow the series count:
 // not a URL, a serialNumber, a token, a key or an unexpected error code.
 import { STATUS_CODES } from 'node:http'
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { LatencyHistogram } from './latency-histogram.ts'
 import type { Series } from './latency-histogram.ts'
 import { fingerprint } from '../lib/secrets.ts'
-import { ATTEMPT_OUTCOMES, CIRCUIT_STATES, OVERLOAD_REASONS, RETRY_REASONS, STORES } from './events.ts'
-import type { AttemptOutcome, CircuitState, OverloadReason, RetryReason, Store } from './events.ts'
+import { ATTEMPT_OUTCOMES, CIRCUIT_STATES, MESSAGE_OUTCOMES, OVERLOAD_REASONS, RETRY_REASONS, STORES, STREAM_ENDS } from './events.ts'
+import type { AttemptOutcome, CircuitState, MessageOutcome, OverloadReason, RetryReason, Store, StreamEnd } from './events.ts'
 
 export const PREFIX = 'hottask_proxy_'
 /** The route label of requests no route matched (404, and 405 through the not-found handler). */
@@ -21,6 +21,8 @@ export const MAX_ROUTES = 64
 // Most requests are either local (health, metrics: under 5 ms) or one upstream call of
 // 100–500 ms; the tail runs to the upstream deadline (UPSTREAM_TIMEOUT_MS, 10 s default).
 export const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30]
+// A chatbot's reply takes seconds: its first byte, up to the message deadline (MESSAGE_TIMEOUT_MS, 60 s default).
+export const FIRST_BYTE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120]
 export const UPSTREAM_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30]
 
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -48,8 +50,11 @@ export class Metrics {
   readonly #retryReasons = new Set<string>(RETRY_REASONS)
   readonly #stores = new Set<string>(STORES)
   readonly #overloadReasons = new Set<string>(OVERLOAD_REASONS)
+  readonly #messageOutcomes = new Set<string>(MESSAGE_OUTCOMES)
+  readonly #streamEnds = new Set<string>(STREAM_ENDS)
 
   #load: UpstreamLoad | undefined
+  #messageLoad: UpstreamLoad | undefined
   /** http_requests_total and http_request_duration_seconds. */
   readonly #requests: LatencyHistogram
   readonly #recorders = new Map<string, RequestRecorder>()
@@ -64,6 +69,9 @@ export class Metrics {
   readonly #storeErrors: Counter<'store'>
   readonly #overload: Counter<'reason'>
   readonly #connectionsDropped: Counter
+  readonly #messages: Counter<'outcome'>
+  readonly #streams: Counter<'end'>
+  readonly #firstByte: Histogram
   readonly #apiKey: Gauge<'fingerprint'>
 
   constructor () {
@@ -88,6 +96,9 @@ export class Metrics {
     this.#storeErrors = counter('store_errors_total', 'Failed operations on a shared store (Redis), by store.', ['store'])
     this.#overload = counter('overload_refusals_total', 'Requests refused with 503 OVERLOADED, by reason.', ['reason'])
     this.#connectionsDropped = counter('connections_dropped_total', 'Client connections closed on arrival because MAX_CONNECTIONS were open.')
+    this.#messages = counter('messages_total', 'Message requests, by outcome: answered, streamed, client_gone, or the error code.', ['outcome'])
+    this.#streams = counter('message_streams_total', 'Relayed message streams, by how they ended.', ['end'])
+    this.#firstByte = new Histogram({ name: PREFIX + 'message_first_byte_seconds', help: 'Time from a message\'s admission to the upstream\'s answer headers (a whole answer: its end).', buckets: FIRST_BYTE_BUCKETS, registers })
     this.#apiKey = new Gauge({ name: PREFIX + 'api_key_info', help: 'The API key in use, named by its fingerprint.', labelNames: ['fingerprint'], registers })
 
     const load = (name: string, help: string, read: (source: UpstreamLoad) => number): void => {
@@ -95,12 +106,19 @@ export class Metrics {
     }
     load('upstream_concurrency', 'Requests holding an upstream concurrency slot.', (source) => source.active)
     load('upstream_queue_length', 'Requests waiting for an upstream concurrency slot.', (source) => source.queued)
+    const messageLoad = (name: string, help: string, read: (source: UpstreamLoad) => number): void => {
+      const gauge: Gauge = new Gauge({ name: PREFIX + name, help, registers, collect: () => { gauge.set(this.#messageLoad === undefined ? 0 : read(this.#messageLoad)) } })
+    }
+    messageLoad('message_concurrency', 'Messages holding a message concurrency slot (a relayed stream holds one until it ends).', (source) => source.active)
+    messageLoad('message_queue_length', 'Messages waiting for a message concurrency slot.', (source) => source.queued)
 
     // Fixed sets start at zero, so rate() and absent() see every series from the first scrape.
     for (const outcome of this.#outcomes) this.#attemptSeriesOf(outcome)
     for (const reason of RETRY_REASONS) this.#retries.inc({ reason }, 0)
     for (const store of STORES) this.#storeErrors.inc({ store }, 0)
     for (const reason of OVERLOAD_REASONS) this.#overload.inc({ reason }, 0)
+    for (const end of STREAM_ENDS) this.#streams.inc({ end }, 0)
+    for (const outcome of ['answered', 'streamed']) this.#messages.inc({ outcome }, 0)
     this.setCircuitState('closed')
   }
 
@@ -167,6 +185,9 @@ export class Metrics {
   recordStoreError (store: Store): void { this.#storeErrors.inc({ store: bounded(this.#stores, store) }) }
   recordOverload (reason: OverloadReason): void { this.#overload.inc({ reason: bounded(this.#overloadReasons, reason) }) }
   recordConnectionDropped (): void { this.#connectionsDropped.inc() }
+  recordMessage (outcome: MessageOutcome): void { this.#messages.inc({ outcome: bounded(this.#messageOutcomes, outcome) }) }
+  recordStreamEnd (end: StreamEnd): void { this.#streams.inc({ end: bounded(this.#streamEnds, end) }) }
+  recordFirstByte (seconds: number): void { this.#firstByte.observe(seconds) }
 
   setCircuitState (state: CircuitState): void {
     for (const each of CIRCUIT_STATES) this.#circuit.set({ state: each }, each === state ? 1 : 0)
@@ -181,6 +202,10 @@ export class Metrics {
   /** Where the concurrency and queue-length gauges are read at scrape time. */
   trackUpstreamLoad (source: UpstreamLoad): void {
     this.#load = source
+  }
+
+  trackMessageLoad (source: UpstreamLoad): void {
+    this.#messageLoad = source
   }
 
   get contentType (): string { return this.registry.contentType }

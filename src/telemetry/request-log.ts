@@ -8,6 +8,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { completionLine } from './completion-line.ts'
 import type { AppLogger } from './logger.ts'
 
+/** The code of the error a cut message stream fails its response with. */
+export const STREAM_CUT = 'STREAM_CUT'
+
 /** What a request ended with, for its completion line; set by whoever knows. */
 export interface RequestOutcome {
   /** POST /sessions: the session the upstream created (not on a replay), and the attempts it took. */
@@ -16,6 +19,8 @@ export interface RequestOutcome {
   /** A refusal (4xx): its contract code and detail. */
   code?: string
   detail?: string
+  /** A relayed message stream: how it ended (completed, client_gone, upstream_reset, idle, too_long). */
+  streamEnd?: string
 }
 
 declare module 'fastify' {
@@ -39,7 +44,8 @@ export class RequestLog extends LogController {
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (error) {
+    // A relayed stream that was cut is an outcome, not a failure of the proxy: its line says why (streamEnd).
+    if (error && (error as { code?: unknown }).code !== STREAM_CUT) {
       request.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
       return
     }
@@ -60,7 +66,8 @@ export class RequestLog extends LogController {
       sessionId: outcome?.sessionId,
       attempts: outcome?.attempts,
       code: outcome?.code,
-      detail: outcome?.detail
+      detail: outcome?.detail,
+      streamEnd: outcome?.streamEnd
     }))
   }
 }

@@ -1,5 +1,6 @@
 // Wires the upstream side from the configuration: the key ring (and its files), the
-// client with its pool, and the session service with circuit, limiter and budget.
+// clients with their pools, the session service and the message service, which share
+// the upstream host's circuit and retry budget but have limiters of their own.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { Config } from '../config/config.ts'
@@ -14,15 +15,21 @@ import { ConcurrencyLimiter } from './concurrency.ts'
 import { RetryBudget } from './retry-budget.ts'
 import { KeyEvidence } from './key-evidence.ts'
 import { createSessionService } from './session-service.ts'
-import type { SessionObserver, SessionService } from './session-service.ts'
+import type { SessionService } from './session-service.ts'
+import { createAskClient } from './ask-client.ts'
+import { createMessageService } from './message-service.ts'
+import type { MessageObserver, MessageService } from './message-service.ts'
 
-export interface UpstreamObserver extends SessionObserver {
+export interface UpstreamObserver extends MessageObserver {
   circuit: (state: CircuitState) => void
   key: (key: string) => void
 }
 
 export interface UpstreamParts {
   sessions: SessionService
+  messages: MessageService
+  /** The messages' own limiter: long answers never take session creation's slots. */
+  messageLimiter: ConcurrencyLimiter
   keys: KeyRing
   keyFiles: KeyFiles
   limiter: ConcurrencyLimiter
@@ -68,6 +75,7 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
     // Only admitted requests reach the pool, so it never needs more connections.
     connections: config.load.maxConcurrency
   })
+  const budget = new RetryBudget({ percent: config.retry.budgetPercent, minPerWindow: config.retry.budgetMin, now: deps.now })
   const sessions = createSessionService({
     client,
     keys,
@@ -75,21 +83,46 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
     evidence,
     chatbots,
     limiter,
-    budget: new RetryBudget({ percent: config.retry.budgetPercent, minPerWindow: config.retry.budgetMin, now: deps.now }),
+    budget,
     timeoutMs: config.upstreamTimeoutMs,
+    retries: config.retry.retries,
+    retryBaseMs: config.retry.baseMs,
+    observer
+  })
+  const messageLimiter = new ConcurrencyLimiter(config.messages.maxConcurrency, config.messages.queueMax)
+  const askClient = createAskClient({
+    baseUrl: config.baseUrl,
+    userAgent: deps.userAgent,
+    timeoutMs: config.messages.timeoutMs,
+    streamIdleMs: config.messages.streamIdleTimeoutMs,
+    streamMaxMs: config.messages.streamMaxMs,
+    connections: config.messages.maxConcurrency,
+    dispatcher: deps.dispatcher
+  })
+  const messages = createMessageService({
+    client: askClient,
+    keys,
+    circuit,
+    evidence,
+    limiter: messageLimiter,
+    budget,
+    scrubber: deps.scrubber,
+    timeoutMs: config.messages.timeoutMs,
     retries: config.retry.retries,
     retryBaseMs: config.retry.baseMs,
     observer
   })
   return {
     sessions,
+    messages,
+    messageLimiter,
     keys,
     keyFiles,
     limiter,
     circuit,
     close: async () => {
       keyFiles.close()
-      await client.close()
+      await Promise.all([client.close(), askClient.close()])
     }
   }
 }

@@ -1,10 +1,11 @@
-// Every upstream outcome, classified: an HTTP answer becomes a session id or an
-// UpstreamError; a transport failure becomes an UpstreamError. Matching is on stable
-// error codes (undici's and Node's), never on messages or classes.
+// Every upstream outcome, classified: an HTTP answer becomes what the call asked for (a
+// session id, a chatbot's reply) or an UpstreamError; a transport failure becomes an
+// UpstreamError. Matching is on stable error codes (undici's and Node's), never on
+// messages or classes.
 import type { ErrorCode } from '../http/errors.ts'
 import type { SecretScrubber } from '../lib/secrets.ts'
-import { asEnvelope, isConsistent, parseJson, sessionIdOf } from './envelope.ts'
-import type { Envelope } from './envelope.ts'
+import { asEnvelope, chatAnswerOf, isConsistent, parseJson, sessionIdOf } from './envelope.ts'
+import type { ChatAnswer, Envelope } from './envelope.ts'
 import { safeMessage } from './message.ts'
 import { parseRetryAfter } from './retry-after.ts'
 import { UpstreamError } from './upstream-error.ts'
@@ -13,7 +14,6 @@ import { UpstreamError } from './upstream-error.ts'
 const BY_ENVELOPE_CODE: Record<number, ErrorCode> = {
   400: 'UPSTREAM_REJECTED',
   422: 'UPSTREAM_REJECTED',
-  404: 'CHATBOT_NOT_FOUND',
   401: 'UPSTREAM_AUTH_FAILED',
   403: 'UPSTREAM_AUTH_FAILED',
   429: 'UPSTREAM_RATE_LIMITED',
@@ -51,41 +51,75 @@ export interface UpstreamAnswer {
  * (a key echoed encoded, or an internal address, would otherwise reach a browser). The
  * Message goes to the log, made safe and scrubbed.
  */
-function fromEnvelope (envelope: Envelope, answer: UpstreamAnswer, scrubber: SecretScrubber): UpstreamError {
-  return new UpstreamError(BY_ENVELOPE_CODE[envelope.Code] ?? 'UPSTREAM_ERROR', {
+function fromEnvelope (envelope: Envelope, answer: UpstreamAnswer, scrubber: SecretScrubber, reading: Reading<unknown>): UpstreamError {
+  const code = envelope.Code === 404 ? reading.notFound : BY_ENVELOPE_CODE[envelope.Code]
+  return new UpstreamError(code ?? 'UPSTREAM_ERROR', {
     httpStatus: answer.status,
     retryAfter: parseRetryAfter(answer.headers['retry-after']),
     message: safeMessage(envelope.Message, scrubber)
   })
 }
 
-/** The session id of a good answer; throws the mapped UpstreamError otherwise. */
-export function classifyAnswer (answer: UpstreamAnswer, scrubber: SecretScrubber): string {
+/** What one kind of call reads from a good envelope, and what a 404 means for it. */
+interface Reading<T> {
+  read: (envelope: Envelope) => T | undefined
+  /** For envelope Code 404, and for HTTP 404 when `httpNotFound` is set. */
+  notFound: ErrorCode
+  httpNotFound: boolean
+}
+
+const SESSION_READING: Reading<string> = { read: sessionIdOf, notFound: 'CHATBOT_NOT_FOUND', httpNotFound: false }
+const MESSAGE_READING: Reading<ChatAnswer> = { read: chatAnswerOf, notFound: 'SESSION_NOT_FOUND', httpNotFound: true }
+
+export const isSuccessStatus = (status: number): boolean => status >= 200 && status < 300
+
+function classify<T> (answer: UpstreamAnswer, scrubber: SecretScrubber, reading: Reading<T>): T {
   const json = answer.body === undefined ? undefined : parseJson(answer.body)
   const envelope = asEnvelope(json)
 
-  if (answer.status >= 200 && answer.status < 300) {
+  if (isSuccessStatus(answer.status)) {
     if (envelope === undefined || !isConsistent(envelope)) {
       throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: answer.status })
     }
-    if (!envelope.Success) throw fromEnvelope(envelope, answer, scrubber)
-    const sessionId = sessionIdOf(envelope)
-    if (sessionId === undefined) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: answer.status })
-    return sessionId
+    if (!envelope.Success) throw fromEnvelope(envelope, answer, scrubber, reading)
+    const value = reading.read(envelope)
+    if (value === undefined) throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: answer.status })
+    return value
   }
 
   // A non-2xx answer carrying a failure envelope is mapped by its Code, else by its status.
   if (envelope !== undefined && !envelope.Success && isConsistent(envelope)) {
-    throw fromEnvelope(envelope, answer, scrubber)
+    throw fromEnvelope(envelope, answer, scrubber, reading)
   }
-  throw new UpstreamError(BY_HTTP_STATUS[answer.status] ?? 'UPSTREAM_ERROR', {
+  const byStatus = answer.status === 404 && reading.httpNotFound ? reading.notFound : BY_HTTP_STATUS[answer.status]
+  throw new UpstreamError(byStatus ?? 'UPSTREAM_ERROR', {
     httpStatus: answer.status,
     retryAfter: parseRetryAfter(answer.headers['retry-after'])
   })
 }
 
+/** The session id of a good GetSession answer; throws the mapped UpstreamError otherwise. */
+export function classifyAnswer (answer: UpstreamAnswer, scrubber: SecretScrubber): string {
+  return classify(answer, scrubber, SESSION_READING)
+}
+
+/** The chatbot's reply in a good ClientAsk answer; throws the mapped UpstreamError otherwise (404: SESSION_NOT_FOUND). */
+export function classifyChatAnswer (answer: UpstreamAnswer, scrubber: SecretScrubber): ChatAnswer {
+  return classify(answer, scrubber, MESSAGE_READING)
+}
+
+const REQUEST_STARTED = Symbol('requestStarted')
+
+/** Marks a transport error as one that came after the request began to be written. */
+export function afterSending (error: Error): Error {
+  Object.defineProperty(error, REQUEST_STARTED, { value: true })
+  return error
+}
+
 /**
- * A transport failure (no complete answer); `timedOut` says our deadline fired.
+ * A transport failure (no complete answer); `timedOut` says our deadline fired. Only a
+ * failure before the request began to be written can be "not sent": the same error code
+ * (EHOSTUNREACH, a TLS error) on a reused keep-alive socket may come after it was.
  * Errors without a string code are not transport failures but bugs: they are
  * rethrown, to surface as INTERNAL_ERROR rather than be blamed on the upstream.
  */
@@ -94,5 +128,6 @@ export function classifyFailure (error: unknown, timedOut: boolean): UpstreamErr
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string') throw error
   if (TIMEOUTS.has(code)) return new UpstreamError('UPSTREAM_TIMEOUT', { cause: code })
-  return new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: code, notSent: NOT_SENT.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') })
+  const started = (error as { [REQUEST_STARTED]?: boolean })[REQUEST_STARTED] === true
+  return new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: code, notSent: !started && (NOT_SENT.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) })
 }

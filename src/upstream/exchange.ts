@@ -5,6 +5,7 @@
 // refused unread: the connection is dropped, so a huge body costs no memory.
 import type { Dispatcher } from 'undici'
 import type { CancelSignal } from '../lib/cancel.ts'
+import { afterSending } from './classify.ts'
 import type { UpstreamAnswer } from './classify.ts'
 
 export interface ExchangeRequest {
@@ -95,8 +96,9 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#answer(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'))
   }
 
+  // Started requests (onRequestStart ran: the request was being written) may have been sent.
   onResponseError (_controller: Dispatcher.DispatchController, error: Error): void {
-    this.#fail(error)
+    this.#fail(this.#controller === undefined ? error : afterSending(error))
   }
 
   #tooLarge (controller: Dispatcher.DispatchController): void {

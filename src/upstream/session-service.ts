@@ -7,12 +7,12 @@
 // upstream, the key, or only the chatbot the caller chose, so no caller can switch the
 // service off for others by choosing a chatbot that fails.
 import type { FastifyBaseLogger } from 'fastify'
-import { Cancel, sleep } from '../lib/cancel.ts'
+import { sleep } from '../lib/cancel.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
-import { overloaded } from '../http/overloaded.ts'
 import type { KeyRing } from '../keys/key-ring.ts'
 import { fingerprint } from '../lib/secrets.ts'
-import { ClientGoneError, DeadlineExceeded } from '../lib/abort-reasons.ts'
+import { ClientGoneError } from '../lib/abort-reasons.ts'
+import { admitter, deadline } from './admission.ts'
 import { blameOf, verdictOf } from './circuit-breaker.ts'
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import type { ChatbotBreakers } from './chatbot-breakers.ts'
@@ -79,27 +79,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
     return undefined
   }
 
-  /** A free slot is taken at once; only a queued request waits (and costs a promise). */
-  function admit (signal: CancelSignal, probe: boolean): (() => void) | Promise<() => void> {
-    let slot: ReturnType<ConcurrencyLimiter['acquire']>
-    try {
-      slot = limiter.acquire(signal)
-    } catch (error) {
-      return refused(error, signal, probe)
-    }
-    return typeof slot === 'function' ? slot : slot.catch((error: unknown) => refused(error, signal, probe))
-  }
-
-  /** Why a request got no slot: its deadline passed in the queue, its client left, or the queue was full. */
-  function refused (error: unknown, signal: CancelSignal, probe: boolean): never {
-    circuit.record('abandoned', probe)
-    if (signal.reason instanceof DeadlineExceeded) {
-      observer.overloaded('queue_timeout')
-      throw overloaded()
-    }
-    if (!signal.aborted) observer.overloaded('queue_full')
-    throw signal.aborted ? new ClientGoneError() : error
-  }
+  const admit = admitter(limiter, circuit, observer.overloaded)
 
   async function attempts (request: SessionRequest, signal: CancelSignal, deadlineAt: number, firstProbe: boolean): Promise<CreatedSession> {
     const { log } = request
@@ -174,21 +154,15 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
   async function createSession (request: SessionRequest): Promise<CreatedSession> {
     chatbots.check(request.serialNumber)
     const probe = circuit.admit()
-    const cancel = new Cancel()
-    const deadlineAt = Date.now() + timeoutMs
-    const timer = setTimeout(() => cancel.abort(new DeadlineExceeded()), timeoutMs)
-    const onGone = (): void => cancel.abort(new ClientGoneError())
-    request.clientSignal.addEventListener('abort', onGone, { once: true })
+    const limit = deadline(timeoutMs, request.clientSignal)
     let release: (() => void) | undefined
     try {
-      if (request.clientSignal.aborted) onGone()
-      const slot = admit(cancel, probe)
+      const slot = admit(limit.cancel, probe)
       release = typeof slot === 'function' ? slot : await slot
       budget.recordRequest()
-      return await attempts(request, cancel, deadlineAt, probe)
+      return await attempts(request, limit.cancel, limit.at, probe)
     } finally {
-      clearTimeout(timer)
-      request.clientSignal.removeEventListener('abort', onGone)
+      limit.dispose()
       release?.()
     }
   }

@@ -91,10 +91,13 @@ test('every service is hardened, limited, health-checked and pinned', async (t) 
   }
 })
 
-test('the proxy gets its key as a secret file, never an environment variable', async (t) => {
+test('the proxy gets its key and its session-token secret as secret files, never environment variables', async (t) => {
   t.equal(proxy.build?.target, 'runtime')
-  t.same(proxy.secrets, ['hottask_api_key'])
+  t.same(proxy.secrets, ['hottask_api_key', 'session_token_secret'])
   t.equal(proxy.environment?.HOTTASK_API_KEY_FILE, '/run/secrets/hottask_api_key')
+  t.equal(proxy.environment?.SESSION_TOKEN_SECRET_FILE, '/run/secrets/session_token_secret', 'one secret for every replica')
+  t.notOk('SESSION_TOKEN_SECRET' in (proxy.environment ?? {}))
+  t.match(interpolated.secrets.session_token_secret?.file, /^\.\/secrets\//)
   t.notOk('HOTTASK_API_KEY' in (proxy.environment ?? {}))
   t.notMatch(composeText, /HOTTASK_API_KEY\s*[:=]/, 'no service sets the key itself')
   const file = interpolated.secrets.hottask_api_key?.file
@@ -151,7 +154,8 @@ test('the demo profile adds the simulator and its own proxy, nothing else', asyn
   const demoProxy = interpolated.services['demo-proxy']!
   t.equal(demoProxy.environment?.HOTTASK_BASE_URL, 'http://simulator:4010')
   t.equal(demoProxy.environment?.TRUST_PROXY, '', 'published directly: trusts no forwarding header')
-  t.same(demoProxy.secrets, [{ source: 'demo_api_key', target: 'hottask_api_key' }])
+  t.same(demoProxy.secrets, [{ source: 'demo_api_key', target: 'hottask_api_key' }, { source: 'demo_session_token_secret', target: 'session_token_secret' }])
+  t.ok(Buffer.byteLength(read(interpolated.secrets.demo_session_token_secret?.file!).trim()) >= 32, 'the demo secret is long enough to start')
   t.same(demoProxy.depends_on?.simulator, { condition: 'service_healthy' })
   t.match(demoProxy.ports, [/^127\.0\.0\.1:/], 'published on loopback only')
   const demoKeyFile = interpolated.secrets.demo_api_key?.file!

@@ -14,6 +14,8 @@ import { staticHandler } from '../../scripts/static-server.ts'
 import { artifactPath, launchBrowser, serve } from '../helpers/browser.ts'
 import { setup } from '../helpers/setup.ts'
 import type { Harness } from '../helpers/setup.ts'
+import type { AppDeps } from '../../src/app.ts'
+import { manualClock } from '../helpers/waiting.ts'
 
 const WIDGET = fileURLToPath(new URL('../../examples/widget/', import.meta.url))
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/widget.png', import.meta.url))
@@ -30,11 +32,11 @@ interface Widget extends Harness {
  * The widget's folder on its own origin and a proxy listening on another, each allowing
  * the other: CORS_ORIGINS lists the page, the page's CSP connect-src lists the proxy.
  */
-async function startWidget (t: Test, env: Record<string, string> = {}): Promise<Widget> {
+async function startWidget (t: Test, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<Widget> {
   let handler = staticHandler(WIDGET)
   const { origin: pageOrigin } = await serve(t, (req, res) => handler(req, res))
   // No retries: a Retry-After that fits the deadline would otherwise be waited out upstream.
-  const harness = await setup(t, { CORS_ORIGINS: pageOrigin, UPSTREAM_RETRIES: '0', ...env })
+  const harness = await setup(t, { CORS_ORIGINS: pageOrigin, UPSTREAM_RETRIES: '0', ...env }, { deps })
   const proxyUrl = await harness.app.listen({ port: 0, host: '127.0.0.1' })
   handler = staticHandler(WIDGET, { connectSrc: [proxyUrl] })
   return { ...harness, pageOrigin, proxyUrl }
@@ -90,12 +92,89 @@ test('Start chat shows the new session id', async (t) => {
   t.equal(await page.getByRole('button', { name: 'Start chat' }).isEnabled(), true, 'ready for another chat')
   t.same(errors, [], 'no console error, no page error, no CSP violation')
 
+  t.equal(await page.locator('#chat').isVisible(), true, 'the conversation opens')
   await page.mouse.move(0, 0) // no hover look on the button
   await page.screenshot({ path: artifactPath('widget-success.png'), fullPage: true })
+})
+
+/** Types a message and sends it with Enter; resolves with the proxy's answer to it once its headers are in. */
+async function sendMessage (page: Page, proxyUrl: string, content: string) {
+  const answer = page.waitForResponse((res) => res.url().startsWith(`${proxyUrl}/sessions/`) && res.request().method() === 'POST')
+  await page.locator('#message').fill(content)
+  await page.locator('#message').press('Enter')
+  return await answer
+}
+
+test('a conversation: the reply streams into its bubble piece by piece', async (t) => {
+  const { upstream, pageOrigin, proxyUrl } = await startWidget(t)
+  const { page, errors } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}`)
+  await clickStart(page, proxyUrl)
+  await page.locator('#chat').waitFor()
+  const first = await sendMessage(page, proxyUrl, 'Hello, can you help me?')
+  t.equal(first.status(), 200)
+  t.equal(await first.headerValue('content-type'), 'text/event-stream; charset=utf-8')
+  const reply = page.locator('.message.bot').first()
+  await page.locator('.message.bot:not([aria-busy])').first().waitFor()
+  t.equal(await reply.textContent(), 'Echo: Hello, can you help me?', 'the pieces of the stream, joined')
+  t.equal(await page.locator('.message.user').first().textContent(), 'Hello, can you help me?')
+  const sent = upstream.requests.at(-1)!
+  t.same(JSON.parse(sent.body), { sessionID: Number(/\/sessions\/(\d+)\//.exec(first.url())![1]), content: 'Hello, can you help me?', stream: true })
+
+  // A slow stream: the bubble shows the first pieces while the rest is still coming.
+  t.equal((await sendMessage(page, proxyUrl, 'sim:chunks-6-250 tell me more')).status(), 200)
+  const streaming = page.locator('.message.bot[aria-busy="true"]')
+  await streaming.filter({ hasText: /Echo: \S/ }).waitFor()
+  const partial = await streaming.textContent()
+  await page.locator('.message.bot:not([aria-busy])').nth(1).waitFor()
+  const whole = await page.locator('.message.bot').nth(1).textContent()
+  t.ok(partial !== null && partial.length > 0 && partial.length < whole!.length, `rendered "${partial}" before the whole "${whole}"`)
+  t.ok(whole!.startsWith(partial!), 'the first pieces came first')
+  t.same(errors, [], 'no console error, no page error, no CSP violation')
+
+  await page.mouse.move(0, 0)
+  await page.screenshot({ path: artifactPath('widget-conversation.png'), fullPage: true })
   if (process.env.UPDATE_DOCS_SCREENSHOT === '1') {
     mkdirSync(new URL('../../docs/', import.meta.url), { recursive: true })
-    copyFileSync(artifactPath('widget-success.png'), DOCS_SCREENSHOT)
+    copyFileSync(artifactPath('widget-conversation.png'), DOCS_SCREENSHOT)
   }
+})
+
+test('an expired session token ends the chat and asks for a new one', async (t) => {
+  const clock = manualClock()
+  const { pageOrigin, proxyUrl } = await startWidget(t, { SESSION_TOKEN_TTL_MS: '60000' }, { now: clock.now })
+  const { page } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}`)
+  await clickStart(page, proxyUrl)
+  await page.locator('#chat').waitFor()
+  clock.advance(60_000)
+  const answer = await sendMessage(page, proxyUrl, 'still there?')
+  t.equal(answer.status(), 401)
+  await page.locator('#problem-code').waitFor()
+  t.equal(await text(page, '#problem-code'), 'SESSION_TOKEN_EXPIRED')
+  t.equal(await text(page, '#problem-title'), ERRORS.SESSION_TOKEN_EXPIRED.title)
+  t.equal(await page.locator('#chat').isHidden(), true, 'the conversation closes')
+  t.equal(await text(page, '#announce'), 'This chat has ended. Start a new chat to continue.')
+  t.equal(await page.locator('#start').isEnabled(), true, 'a new chat can start')
+})
+
+test('the per-session message limit: the problem, and Send waits out Retry-After', async (t) => {
+  const { pageOrigin, proxyUrl } = await startWidget(t, { MESSAGE_RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '5000' })
+  const { page } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}`, { fakeClock: true })
+  await clickStart(page, proxyUrl)
+  await page.locator('#chat').waitFor()
+  t.equal((await sendMessage(page, proxyUrl, 'one')).status(), 200)
+  await page.locator('.message.bot:not([aria-busy])').first().waitFor()
+  const limited = await sendMessage(page, proxyUrl, 'two')
+  t.equal(limited.status(), 429)
+  await page.locator('#problem-code').waitFor()
+  t.equal(await text(page, '#problem-code'), 'RATE_LIMITED')
+  const send = page.locator('#send')
+  await page.getByRole('timer').waitFor()
+  t.match(await page.getByRole('timer').textContent(), /^You can try again in [1-5] s\.$/)
+  t.equal(await send.isDisabled(), true, 'no message before Retry-After has passed')
+  t.equal(await page.locator('.message.bot').count(), 1, 'no empty bubble is left for the refused message')
+  await page.clock.runFor(6000)
+  t.equal(await send.isEnabled(), true)
+  t.equal(await send.textContent(), 'Send')
 })
 
 test('an upstream refusal shows the problem and counts Retry-After down before enabling the button', async (t) => {

@@ -43,11 +43,12 @@ async function healthy (url: string): Promise<number> {
 test('attack: idle keep-alive connections under a low open-files limit leave the process alive and serving', async (t) => {
   const upstream = await startSimulator({ key: TEST_KEY })
   t.teardown(() => upstream.close())
-  // 256 descriptors: 64 kept aside, 16 upstream sockets, so MAX_CONNECTIONS defaults to 176.
+  // 256 descriptors: 64 kept aside, 8 + 8 upstream sockets, so MAX_CONNECTIONS defaults to 176.
   const proxy = await startServer({
     HOTTASK_API_KEY: TEST_KEY,
     HOTTASK_BASE_URL: upstream.url,
-    UPSTREAM_MAX_CONCURRENCY: '16',
+    UPSTREAM_MAX_CONCURRENCY: '8',
+    MESSAGE_MAX_CONCURRENCY: '8',
     RATE_LIMIT_MAX: '1000',
     MAX_HEAP_USED_BYTES: '1073741824'
   }, undefined, [], { openFilesLimit: 256 })
@@ -82,7 +83,7 @@ test('attack: idle keep-alive connections under a low open-files limit leave the
 test('a MAX_CONNECTIONS the open-files limit cannot hold is a start-up error, not a crash under load', async (t) => {
   const run = runServer({ HOTTASK_API_KEY: TEST_KEY, MAX_CONNECTIONS: '1000' }, undefined, [], { openFilesLimit: 256 })
   t.equal(await run.exited, 1)
-  t.match(run.output(), 'MAX_CONNECTIONS: the open-files limit (256) leaves room for at most 0 after UPSTREAM_MAX_CONCURRENCY (256) upstream sockets and 64 other descriptors; raise the limit')
+  t.match(run.output(), 'MAX_CONNECTIONS: the open-files limit (256) leaves room for at most 0 after UPSTREAM_MAX_CONCURRENCY + MESSAGE_MAX_CONCURRENCY (512) upstream sockets and 64 other descriptors; raise the limit')
   const defaults = runServer({ HOTTASK_API_KEY: TEST_KEY }, undefined, [], { openFilesLimit: 256 })
   t.equal(await defaults.exited, 1, 'the default concurrency does not fit either')
   t.match(defaults.output(), 'leaves room for fewer than 16 client connections')

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { test } from 'tap'
 import { startRedis } from '../helpers/redis-server.ts'
-import { postSession, setup } from '../helpers/setup.ts'
+import { createSession, postMessage, postSession, setup } from '../helpers/setup.ts'
 
 async function until (condition: () => Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -31,6 +31,20 @@ test('two replicas sharing Redis enforce one combined limit', async (t) => {
   const limited = await postSession(b.app, { serialNumber: 'abc' })
   t.equal(limited.json().code, 'RATE_LIMITED')
   t.equal(limited.headers['x-ratelimit-limit'], '3')
+})
+
+test('the per-session message limit is shared by two replicas through Redis', async (t) => {
+  const redis = await startRedis(t)
+  const env = { REDIS_URL: redis.url, MESSAGE_RATE_LIMIT_MAX: '3' }
+  const a = await setup(t, env)
+  const b = await setup(t, env)
+  await until(async () => await ready(a.app) && await ready(b.app), 'both replicas ready')
+  const session = await createSession(a.app)
+  const statuses = []
+  for (const app of [a.app, b.app, a.app, b.app]) statuses.push((await postMessage(app, session, { content: 'hi' })).statusCode)
+  t.same(statuses, [200, 200, 200, 429], 'a token signed by one replica works on the other, and the count is one')
+  const other = await createSession(b.app)
+  t.equal((await postMessage(a.app, other, { content: 'hi' })).statusCode, 200, 'another session counts apart')
 })
 
 test('Redis down, open: requests are served, readiness fails, recovery after restart', async (t) => {

@@ -5,7 +5,7 @@ import type { CancelSignal } from '../../src/lib/cancel.ts'
 
 export interface PendingCall {
   signal: CancelSignal
-  resolve: (sessionId: string) => void
+  resolve: (body: string) => void
   reject: (error: unknown) => void
 }
 
@@ -34,16 +34,16 @@ export function manualCalls (): Calls {
 }
 
 /** Resolves to a fixed session id at once, counting calls. */
-export function instantCalls (sessionId = '42'): { call: () => Promise<string>, count: () => number } {
+export function instantCalls (body = '42'): { call: () => Promise<string>, count: () => number } {
   let count = 0
-  return { call: async () => { count++; return sessionId }, count: () => count }
+  return { call: async () => { count++; return body }, count: () => count }
 }
 
 export function request (call: IdempotentRequest['call'], overrides: Partial<IdempotentRequest> = {}): IdempotentRequest {
   return {
     scope: 'token:web',
     key: 'key-1',
-    serialNumber: 'abc',
+    fingerprint: 'abc',
     clientSignal: new AbortController().signal,
     deadlineAt: Infinity,
     call,

@@ -11,6 +11,8 @@ import { startSimulator } from '../../simulator/server.ts'
 import type { Simulator, SimulatorOptions } from '../../simulator/server.ts'
 
 export const TEST_KEY = 'test-key-S3cr3t-0123456789abcdef'
+/** Shared by every app a test builds, as replicas share one. */
+export const TEST_TOKEN_SECRET = 'test-session-token-secret-0123456789abcdef'
 
 export class LogCapture {
   readonly lines: string[] = []
@@ -31,6 +33,7 @@ export function testConfig (env: Record<string, string | undefined> = {}): Confi
     CIRCUIT_FAILURE_THRESHOLD: '100000',
     // A loaded CI machine must not shed the suite's requests (tested on its own).
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    SESSION_TOKEN_SECRET: TEST_TOKEN_SECRET,
     ...env
   })
 }
@@ -62,6 +65,28 @@ export function postSession (app: FastifyInstance, body: unknown, headers: Recor
     method: 'POST',
     url: '/sessions',
     headers: { 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body)
+  })
+}
+
+/** A session created through the app: its id and token. */
+export async function createSession (app: FastifyInstance, headers: Record<string, string> = {}, serialNumber = 'abc'): Promise<{ sessionId: string, sessionToken: string }> {
+  const res = await postSession(app, { serialNumber }, headers)
+  if (res.statusCode !== 201) throw new Error(`session not created: ${res.statusCode} ${res.body}`)
+  const sessionId = /"sessionId":(\d+)/.exec(res.body)![1]!
+  return { sessionId, sessionToken: (res.json() as { sessionToken: string }).sessionToken }
+}
+
+/** POST /sessions/{id}/messages through inject. */
+export function postMessage (app: FastifyInstance, session: { sessionId: string, sessionToken?: string }, body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: `/sessions/${session.sessionId}/messages`,
+    headers: {
+      'content-type': 'application/json',
+      ...(session.sessionToken === undefined ? {} : { 'session-token': session.sessionToken }),
+      ...headers
+    },
     payload: typeof body === 'string' ? body : JSON.stringify(body)
   })
 }

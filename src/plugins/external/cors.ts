@@ -3,7 +3,7 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 
-export const ALLOWED_REQUEST_HEADERS = ['Content-Type', 'Authorization', 'X-Request-Id', 'Idempotency-Key']
+export const ALLOWED_REQUEST_HEADERS = ['Content-Type', 'Authorization', 'X-Request-Id', 'Idempotency-Key', 'Session-Token']
 export const EXPOSED_HEADERS = [
   'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Idempotent-Replayed'
 ]

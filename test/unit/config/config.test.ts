@@ -5,6 +5,8 @@ import { test } from 'tap'
 import { ConfigError, loadConfig } from '../../../src/config/config.ts'
 
 const KEY = 'cfg-secret-key-0123456789'
+/** Replicas (REDIS_URL) must share a session-token secret. */
+const SECRET = 'session-token-secret-0123456789abcdef'
 
 function problemsOf (env: Record<string, string>): string[] {
   try {
@@ -34,7 +36,7 @@ test('defaults', async (t) => {
     requireClientToken: false,
     allowedSerialNumbers: undefined,
     defaultSerialNumber: undefined,
-    server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000, maxConnections: 704 },
+    server: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000, maxConnections: 448 },
     shutdown: { drainDelayMs: 0, timeoutMs: 15000 },
     nextApiKey: undefined,
     nextApiKeyFile: undefined,
@@ -43,7 +45,9 @@ test('defaults', async (t) => {
     chatbotCircuit: { failureThreshold: 3, cooldownMs: 60000, maxChatbots: 10000 },
     load: { maxConcurrency: 256, queueMax: 1024, maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 },
     idempotency: { ttlMs: 86400000, maxKeys: 10000 },
-    metrics: { port: 9464, host: '0.0.0.0' }
+    metrics: { port: 9464, host: '0.0.0.0' },
+    sessionTokens: { secret: undefined, secretFile: undefined, previous: undefined, previousFile: undefined, ttlMs: 86400000 },
+    messages: { maxChars: 4000, bodyLimitBytes: 32768, timeoutMs: 60000, streamIdleTimeoutMs: 30000, streamMaxMs: 300000, rateLimitMax: 20, maxConcurrency: 256, queueMax: 1024 }
   })
 })
 
@@ -120,12 +124,12 @@ test('attack: a short secret, which would be guessable and corrupt every log lin
   writeFileSync(file, 'abc\n')
   t.match(problemsOf({ HOTTASK_API_KEY_FILE: file }), [/^HOTTASK_API_KEY_FILE: the file must hold one key of at least 8/])
   t.match(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS: 'svc:fifteen-chars' }), [/^CLIENT_TOKENS: entry 1 .*at least 16/])
-  const redis = problemsOf({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://:x@127.0.0.1:6379/0' })
+  const redis = problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, REDIS_URL: 'redis://:x@127.0.0.1:6379/0' })
   t.same(redis, ['REDIS_URL: the password must have at least 8 characters (a shorter one is guessable, and scrubbing it from every log line by value would corrupt them)'])
   t.notMatch(redis.join(), ':x@', 'the URL is never echoed')
-  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://:pass%2Fword@127.0.0.1:6379/0' }).redisUrl, 'redis://:pass%2Fword@127.0.0.1:6379/0', 'eight characters once decoded')
-  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://127.0.0.1:6379/0' }).redisUrl, 'redis://127.0.0.1:6379/0', 'no password at all is fine')
-  t.same(problemsOf({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://[unclosed' }), ['REDIS_URL: expected a redis:// or rediss:// URL'], 'a URL that does not parse')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, REDIS_URL: 'redis://:pass%2Fword@127.0.0.1:6379/0' }).redisUrl, 'redis://:pass%2Fword@127.0.0.1:6379/0', 'eight characters once decoded')
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, REDIS_URL: 'redis://127.0.0.1:6379/0' }).redisUrl, 'redis://127.0.0.1:6379/0', 'no password at all is fine')
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, REDIS_URL: 'redis://[unclosed' }), ['REDIS_URL: expected a redis:// or rediss:// URL'], 'a URL that does not parse')
 })
 
 test('key problems', async (t) => {
@@ -152,6 +156,7 @@ test('access settings: origins, tokens, trust proxy, chatbot lists', async (t) =
     CLIENT_RATE_LIMIT_MAX: '50',
     TRUST_PROXY: '10.0.0.0/8, 192.168.1.1, ::1',
     REDIS_URL: 'redis://:password-1@127.0.0.1:6379/0',
+    SESSION_TOKEN_SECRET: SECRET,
     RATE_LIMIT_ON_STORE_ERROR: 'closed',
     ALLOWED_SERIAL_NUMBERS: 'bot-a,bot_b',
     DEFAULT_SERIAL_NUMBER: 'bot-a'
@@ -184,7 +189,7 @@ test('access problems are named, tokens never printed', async (t) => {
     [{ TRUST_PROXY: 'the-lb' }, /^TRUST_PROXY: expected/],
     [{ TRUST_PROXY: '10.0.0.0/99' }, /^TRUST_PROXY: expected/],
     [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY: expected/],
-    [{ REDIS_URL: 'http://127.0.0.1:6379' }, /^REDIS_URL: expected/],
+    [{ REDIS_URL: 'http://127.0.0.1:6379', SESSION_TOKEN_SECRET: SECRET }, /^REDIS_URL: expected/],
     [{ RATE_LIMIT_ON_STORE_ERROR: 'ajar' }, /^RATE_LIMIT_ON_STORE_ERROR: expected/],
     [{ ALLOWED_SERIAL_NUMBERS: 'ok,not ok' }, /^ALLOWED_SERIAL_NUMBERS: expected/],
     [{ DEFAULT_SERIAL_NUMBER: 'bot/1' }, /^DEFAULT_SERIAL_NUMBER: expected/],
@@ -221,14 +226,60 @@ test('a ConfigError lists its problems, one per line, under one heading', async 
 })
 
 test('MAX_CONNECTIONS: as set, or sized from the open-files limit; one the limit cannot hold is a problem', async (t) => {
-  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '500' }, { openFilesLimit: 1024 }).server.maxConnections, 500)
-  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, UPSTREAM_MAX_CONCURRENCY: '16' }, { openFilesLimit: 256 }).server.maxConnections, 176)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '400' }, { openFilesLimit: 1024 }).server.maxConnections, 400)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, UPSTREAM_MAX_CONCURRENCY: '16', MESSAGE_MAX_CONCURRENCY: '16' }, { openFilesLimit: 256 }).server.maxConnections, 160)
   t.equal(loadConfig({ HOTTASK_API_KEY: KEY }, { openFilesLimit: undefined }).server.maxConnections, 10000)
   try {
-    loadConfig({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '800' }, { openFilesLimit: 1024 })
+    loadConfig({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '500' }, { openFilesLimit: 1024 })
     t.fail('expected a ConfigError')
   } catch (error) {
-    t.match((error as ConfigError).problems, [/^MAX_CONNECTIONS: the open-files limit \(1024\) leaves room for at most 704/])
+    t.match((error as ConfigError).problems, [/^MAX_CONNECTIONS: the open-files limit \(1024\) leaves room for at most 448/])
   }
   t.match(problemsOf({ HOTTASK_API_KEY: KEY, MAX_CONNECTIONS: '15' }), [/^MAX_CONNECTIONS: expected an integer from 16/])
+})
+
+test('session-token secrets: from a variable or a file, at least 32 bytes, one required with REDIS_URL, never echoed', async (t) => {
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET }).sessionTokens.secret, SECRET)
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-token-'))
+  const file = join(dir, 'secret')
+  writeFileSync(file, `  ${SECRET}\n`)
+  const fromFile = loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET_FILE: file, SESSION_TOKEN_SECRET_PREVIOUS: 'previous-secret-0123456789abcdefghij' })
+  t.same(fromFile.sessionTokens, { secret: SECRET, secretFile: file, previous: 'previous-secret-0123456789abcdefghij', previousFile: undefined, ttlMs: 86400000 })
+  const short = 'x'.repeat(31)
+  const problems = problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: short, SESSION_TOKEN_SECRET_PREVIOUS: short })
+  t.match(problems, [/^SESSION_TOKEN_SECRET: must hold at least 32 bytes/, /^SESSION_TOKEN_SECRET_PREVIOUS: must hold at least 32 bytes/])
+  t.notMatch(problems.join(), short)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: 'é'.repeat(16) }).sessionTokens.secret, 'é'.repeat(16), '32 bytes, counted as bytes')
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, SESSION_TOKEN_SECRET_FILE: file }), ['SESSION_TOKEN_SECRET, SESSION_TOKEN_SECRET_FILE: set one of them, not both'])
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET_FILE: join(dir, 'absent') }), [/^SESSION_TOKEN_SECRET_FILE: cannot read the file \(ENOENT\)/])
+  writeFileSync(join(dir, 'short'), short)
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET_PREVIOUS_FILE: join(dir, 'short') }), [/^SESSION_TOKEN_SECRET_PREVIOUS_FILE: must hold at least 32 bytes/])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, REDIS_URL: 'redis://127.0.0.1:6379' }),
+    ['SESSION_TOKEN_SECRET: required with REDIS_URL (set it, or SESSION_TOKEN_SECRET_FILE, to the same secret on every replica)'])
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY }).sessionTokens.secret, undefined, 'one replica may go without: the app makes one')
+})
+
+test('message settings, and every *_MS variable takes any positive integer', async (t) => {
+  const config = loadConfig({
+    HOTTASK_API_KEY: KEY,
+    MESSAGE_MAX_CHARS: '10',
+    MESSAGE_BODY_LIMIT_BYTES: '100',
+    MESSAGE_TIMEOUT_MS: '1',
+    STREAM_IDLE_TIMEOUT_MS: '1',
+    STREAM_MAX_MS: '1',
+    MESSAGE_RATE_LIMIT_MAX: '3',
+    MESSAGE_MAX_CONCURRENCY: '4',
+    MESSAGE_QUEUE_MAX: '0',
+    SESSION_TOKEN_TTL_MS: '1',
+    RATE_LIMIT_WINDOW_MS: '1',
+    CIRCUIT_COOLDOWN_MS: '1',
+    KEEP_ALIVE_TIMEOUT_MS: '1',
+    CLIENT_HEADERS_TIMEOUT_MS: '1',
+    CLIENT_REQUEST_TIMEOUT_MS: '1',
+    UPSTREAM_TIMEOUT_MS: '1',
+    SHUTDOWN_TIMEOUT_MS: '1'
+  }, { openFilesLimit: undefined })
+  t.same(config.messages, { maxChars: 10, bodyLimitBytes: 100, timeoutMs: 1, streamIdleTimeoutMs: 1, streamMaxMs: 1, rateLimitMax: 3, maxConcurrency: 4, queueMax: 0 })
+  t.equal(config.sessionTokens.ttlMs, 1)
+  t.match(problemsOf({ HOTTASK_API_KEY: KEY, MESSAGE_TIMEOUT_MS: '0' }), [/^MESSAGE_TIMEOUT_MS: expected an integer from 1/])
 })

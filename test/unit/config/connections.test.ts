@@ -36,7 +36,7 @@ test('a MAX_CONNECTIONS the limit can hold is taken as is, up to exactly the roo
 })
 
 test('a limit without room is a start-up problem that names the variable, the limit and the way out', async (t) => {
-  t.same(maxConnections(705, 1024, 256), { problem: 'MAX_CONNECTIONS: the open-files limit (1024) leaves room for at most 704 after UPSTREAM_MAX_CONCURRENCY (256) upstream sockets and 64 other descriptors; raise the limit (ulimit -n, the container\'s nofile) or lower MAX_CONNECTIONS' })
+  t.same(maxConnections(705, 1024, 256), { problem: 'MAX_CONNECTIONS: the open-files limit (1024) leaves room for at most 704 after UPSTREAM_MAX_CONCURRENCY + MESSAGE_MAX_CONCURRENCY (256) upstream sockets and 64 other descriptors; raise the limit (ulimit -n, the container\'s nofile) or lower MAX_CONNECTIONS' })
   t.match(maxConnections(16, 256, 256), { problem: /leaves room for at most 0 after/ }, 'never a negative room')
-  t.same(maxConnections(undefined, 95, 16), { problem: 'MAX_CONNECTIONS: the open-files limit (95) leaves room for fewer than 16 client connections after UPSTREAM_MAX_CONCURRENCY (16) upstream sockets and 64 other descriptors; raise the limit (ulimit -n, the container\'s nofile) or lower UPSTREAM_MAX_CONCURRENCY' })
+  t.same(maxConnections(undefined, 95, 16), { problem: 'MAX_CONNECTIONS: the open-files limit (95) leaves room for fewer than 16 client connections after UPSTREAM_MAX_CONCURRENCY + MESSAGE_MAX_CONCURRENCY (16) upstream sockets and 64 other descriptors; raise the limit (ulimit -n, the container\'s nofile) or lower UPSTREAM_MAX_CONCURRENCY and MESSAGE_MAX_CONCURRENCY' })
 })

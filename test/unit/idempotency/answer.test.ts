@@ -1,11 +1,11 @@
 // How an answer is kept and given again: the session id, or the same problem marked replayed.
 import { test } from 'tap'
 import { ProblemError } from '../../../src/http/errors.ts'
-import { created, refused, REPLAYED_HEADER, replay } from '../../../src/idempotency/answer.ts'
+import { refused, REPLAYED_HEADER, replay, succeeded } from '../../../src/idempotency/answer.ts'
 
-test('a created session is kept as 201 with its id, and replayed as that id', async (t) => {
-  t.same(created('123'), { status: 201, sessionId: '123' })
-  t.equal(replay(created('9007199254740993123')), '9007199254740993123')
+test('a success is kept with its body, and replayed as that body', async (t) => {
+  t.same(succeeded('{"sessionId":123}'), { status: 200, body: '{"sessionId":123}' })
+  t.equal(replay(succeeded('{"sessionId":9007199254740993123}')), '{"sessionId":9007199254740993123}')
 })
 
 test('a refusal is kept with its status, code, detail and headers (copied), and replayed as a fresh error marked replayed', async (t) => {

@@ -40,11 +40,11 @@ async function caught (promise: Promise<unknown>): Promise<ProblemError> {
 test('the same key and chatbot replays the first answer without calling again', async (t) => {
   const { idempotency, seen } = coordinator()
   const calls = instantCalls('123456789012345678901')
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '123456789012345678901', replayed: false })
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '123456789012345678901', replayed: true })
+  t.same(await idempotency.run(request(calls.call)), { body: '123456789012345678901', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { body: '123456789012345678901', replayed: true })
   t.equal(calls.count(), 1)
   t.equal(seen.replays, 1)
-  t.same(await idempotency.run(request(calls.call, { key: 'key-2' })), { sessionId: '123456789012345678901', replayed: false }, 'another key calls')
+  t.same(await idempotency.run(request(calls.call, { key: 'key-2' })), { body: '123456789012345678901', replayed: false }, 'another key calls')
   t.equal(calls.count(), 2)
 })
 
@@ -86,13 +86,13 @@ test('the key reused for another chatbot is 422, also while the first still runs
   const calls = manualCalls()
   const first = idempotency.run(request(calls.call))
   await calls.nth(0)
-  const whileRunning = await caught(idempotency.run(request(calls.call, { serialNumber: 'other' })))
+  const whileRunning = await caught(idempotency.run(request(calls.call, { fingerprint: 'other' })))
   t.equal(whileRunning.code, 'IDEMPOTENCY_KEY_REUSED')
   t.equal(whileRunning.status, 422)
   t.equal(whileRunning.headers, undefined, 'not a replay')
   calls.list[0]?.resolve('1')
-  t.same(await first, { sessionId: '1', replayed: false }, 'the first is unaffected')
-  t.equal((await caught(idempotency.run(request(calls.call, { serialNumber: 'other' })))).code, 'IDEMPOTENCY_KEY_REUSED')
+  t.same(await first, { body: '1', replayed: false }, 'the first is unaffected')
+  t.equal((await caught(idempotency.run(request(calls.call, { fingerprint: 'other' })))).code, 'IDEMPOTENCY_KEY_REUSED')
   t.equal(calls.list.length, 1)
 })
 
@@ -102,9 +102,9 @@ test('concurrent duplicates share the one call in flight and get its answer mark
   const runs = [1, 2, 3].map(() => idempotency.run(request(calls.call)))
   ;(await calls.nth(0)).resolve('99')
   t.same(await Promise.all(runs), [
-    { sessionId: '99', replayed: false },
-    { sessionId: '99', replayed: true },
-    { sessionId: '99', replayed: true }
+    { body: '99', replayed: false },
+    { body: '99', replayed: true },
+    { body: '99', replayed: true }
   ])
   t.equal(calls.list.length, 1)
   t.equal(seen.replays, 2)
@@ -123,7 +123,7 @@ test('waiters get a 5xx answer too, marked replayed; it is not kept for later', 
   t.same(shared.headers, { 'retry-after': '9', [REPLAYED_HEADER]: 'true' })
   const retry = idempotency.run(request(calls.call))
   ;(await calls.nth(1)).resolve('5')
-  t.same(await retry, { sessionId: '5', replayed: false }, 'a later request calls again')
+  t.same(await retry, { body: '5', replayed: false }, 'a later request calls again')
 })
 
 test('an unexpected error reaches every participant as it is', async (t) => {
@@ -138,9 +138,9 @@ test('an unexpected error reaches every participant as it is', async (t) => {
 test('scopes are isolated: two clients with the same key never share', async (t) => {
   const { idempotency } = coordinator()
   const calls = instantCalls()
-  t.same(await idempotency.run(request(calls.call, { scope: 'token:web' })), { sessionId: '42', replayed: false })
-  t.same(await idempotency.run(request(calls.call, { scope: 'ip:10.0.0.1' })), { sessionId: '42', replayed: false })
-  t.same(await idempotency.run(request(calls.call, { scope: 'ip:10.0.0.2', serialNumber: 'other' })), { sessionId: '42', replayed: false }, 'no 422 across scopes')
+  t.same(await idempotency.run(request(calls.call, { scope: 'token:web' })), { body: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call, { scope: 'ip:10.0.0.1' })), { body: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call, { scope: 'ip:10.0.0.2', fingerprint: 'other' })), { body: '42', replayed: false }, 'no 422 across scopes')
   t.equal(calls.count(), 3)
 })
 
@@ -155,8 +155,8 @@ test('the leader leaving does not abort the call its waiters share', async (t) =
   await settle()
   t.notOk(shared.signal.aborted)
   shared.resolve('7')
-  t.same(await waiter, { sessionId: '7', replayed: true })
-  t.same(await leader, { sessionId: '7', replayed: false })
+  t.same(await waiter, { body: '7', replayed: true })
+  t.same(await leader, { body: '7', replayed: false })
 })
 
 test('the call is aborted once every participant has left, and nothing is kept', async (t) => {
@@ -200,7 +200,7 @@ test('a duplicate arriving while an abandoned call winds down starts afresh', as
   first.reject(first.signal.reason)
   await t.rejects(abandoned)
   ;(await calls.nth(1)).resolve('8')
-  t.same(await retry, { sessionId: '8', replayed: false })
+  t.same(await retry, { body: '8', replayed: false })
 })
 
 test('another replica\'s call: waited for, then replayed; a 422 while it runs', async (t) => {
@@ -211,11 +211,11 @@ test('another replica\'s call: waited for, then replayed; a 422 while it runs', 
   const onA = a.idempotency.run(request(calls.call))
   await calls.nth(0)
   const onB = b.idempotency.run(request(calls.call))
-  t.equal((await caught(b.idempotency.run(request(calls.call, { serialNumber: 'other' })))).code, 'IDEMPOTENCY_KEY_REUSED')
+  t.equal((await caught(b.idempotency.run(request(calls.call, { fingerprint: 'other' })))).code, 'IDEMPOTENCY_KEY_REUSED')
   await new Promise((resolve) => setTimeout(resolve, 50))
   calls.list[0]?.resolve('11')
-  t.same(await onA, { sessionId: '11', replayed: false })
-  t.same(await onB, { sessionId: '11', replayed: true })
+  t.same(await onA, { body: '11', replayed: false })
+  t.same(await onB, { body: '11', replayed: true })
   t.equal(calls.list.length, 1)
   t.equal(b.seen.replays, 1)
 })
@@ -232,7 +232,7 @@ test('another replica\'s call that keeps nothing: the waiter calls itself', asyn
   first.reject(new UpstreamError('UPSTREAM_UNAVAILABLE'))
   await t.rejects(onA, { code: 'UPSTREAM_UNAVAILABLE' })
   ;(await calls.nth(1)).resolve('12')
-  t.same(await onB, { sessionId: '12', replayed: false })
+  t.same(await onB, { body: '12', replayed: false })
 })
 
 test('waiting on another replica ends at the waiter\'s deadline with a 504, not at the next poll', async (t) => {
@@ -258,8 +258,8 @@ test('a failing store never fails a request: served without the key, error repor
   }
   const { idempotency, seen } = coordinator({ store })
   const calls = instantCalls()
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '42', replayed: false })
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { body: '42', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { body: '42', replayed: false })
   t.equal(calls.count(), 2)
   t.same(seen.storeErrors, [broken, broken])
 })
@@ -268,17 +268,17 @@ test('a store that fails after the claim: the answer is still given, the error r
   const memory = new MemoryStore({ maxKeys: 10 })
   const broken = new Error('lost')
   const store: IdempotencyStore = {
-    begin: (id, serialNumber, ttlMs) => memory.begin(id, serialNumber, ttlMs),
+    begin: (id, fingerprint, ttlMs) => memory.begin(id, fingerprint, ttlMs),
     get: async () => { throw broken },
     complete: async () => { throw broken },
     abandon: async () => { throw broken }
   }
   const { idempotency, seen } = coordinator({ store })
-  t.same(await idempotency.run(request(instantCalls().call)), { sessionId: '42', replayed: false })
+  t.same(await idempotency.run(request(instantCalls().call)), { body: '42', replayed: false })
   t.same(seen.storeErrors, [broken])
   // The marker stays pending; a waiter whose polling fails is served directly.
   const b = coordinator({ store })
-  t.same(await b.idempotency.run(request(instantCalls('43').call)), { sessionId: '43', replayed: false })
+  t.same(await b.idempotency.run(request(instantCalls('43').call)), { body: '43', replayed: false })
   t.same(b.seen.storeErrors, [broken])
 })
 
@@ -326,9 +326,9 @@ test('a deadline reached exactly is reached: no more polling', async (t) => {
   const memory = new MemoryStore({ maxKeys: 100 })
   let polls = 0
   const store: IdempotencyStore = {
-    begin: (id, serialNumber, ttlMs) => memory.begin(id, serialNumber, ttlMs),
+    begin: (id, fingerprint, ttlMs) => memory.begin(id, fingerprint, ttlMs),
     get: async (id) => { polls++; return await memory.get(id) },
-    complete: (id, serialNumber, answer, ttlMs) => memory.complete(id, serialNumber, answer, ttlMs),
+    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
     abandon: (id) => memory.abandon(id)
   }
   await memory.begin('token%3Aweb:key-1', 'abc', 60_000)
@@ -341,9 +341,9 @@ test('a waiter on another replica claims again only once the marker has changed'
   const memory = new MemoryStore({ maxKeys: 100 })
   let claims = 0
   const store: IdempotencyStore = {
-    begin: async (id, serialNumber, ttlMs) => { claims++; return await memory.begin(id, serialNumber, ttlMs) },
+    begin: async (id, fingerprint, ttlMs) => { claims++; return await memory.begin(id, fingerprint, ttlMs) },
     get: (id) => memory.get(id),
-    complete: (id, serialNumber, answer, ttlMs) => memory.complete(id, serialNumber, answer, ttlMs),
+    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
     abandon: (id) => memory.abandon(id)
   }
   const a = coordinator({ store: memory })
@@ -355,7 +355,7 @@ test('a waiter on another replica claims again only once the marker has changed'
   await new Promise((resolve) => setTimeout(resolve, 60)) // several polls of 10 ms
   first.resolve('21')
   await onA
-  t.same(await onB, { sessionId: '21', replayed: true })
+  t.same(await onB, { body: '21', replayed: true })
   t.equal(claims, 2, 'the first claim, and one after the answer was stored')
 })
 
@@ -368,7 +368,7 @@ test('a session created after every client left is kept: a retry replays it', as
   client.abort(new Error('gone'))
   first.resolve('31')
   await abandoned
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '31', replayed: true })
+  t.same(await idempotency.run(request(calls.call)), { body: '31', replayed: true })
   t.equal(calls.list.length, 1)
 })
 
@@ -383,5 +383,20 @@ test('a 4xx-class answer of a call every client abandoned is not kept: it says n
   await t.rejects(abandoned, { code: 'CHATBOT_NOT_FOUND' })
   const retry = idempotency.run(request(calls.call))
   ;(await calls.nth(1)).resolve('32')
-  t.same(await retry, { sessionId: '32', replayed: false })
+  t.same(await retry, { body: '32', replayed: false })
+})
+
+test('a request may give its own pending lifetime: a long call keeps its marker as long as it may run', async (t) => {
+  const memory = new MemoryStore({ maxKeys: 100 })
+  const ttls: number[] = []
+  const store: IdempotencyStore = {
+    begin: async (id, fingerprint, ttlMs) => { ttls.push(ttlMs); return await memory.begin(id, fingerprint, ttlMs) },
+    get: (id) => memory.get(id),
+    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
+    abandon: (id) => memory.abandon(id)
+  }
+  const { idempotency } = coordinator({ store })
+  await idempotency.run(request(instantCalls().call))
+  await idempotency.run(request(instantCalls().call, { key: 'key-2', pendingTtlMs: 65_000 }))
+  t.same(ttls, [5_000, 65_000])
 })

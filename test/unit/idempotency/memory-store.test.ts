@@ -3,7 +3,7 @@
 import { test } from 'tap'
 import { MemoryStore } from '../../../src/idempotency/memory-store.ts'
 
-const ANSWER = { status: 201, sessionId: '7' }
+const ANSWER = { status: 201, body: '7' }
 
 function clock (): { now: () => number, advance: (ms: number) => void } {
   let time = 1_000_000
@@ -13,10 +13,10 @@ function clock (): { now: () => number, advance: (ms: number) => void } {
 test('begin claims a free id and returns what is there otherwise', async (t) => {
   const store = new MemoryStore({ maxKeys: 10 })
   t.equal(await store.begin('s:k', 'abc', 1000), undefined)
-  t.same(await store.begin('s:k', 'other', 1000), { state: 'pending', serialNumber: 'abc' })
+  t.same(await store.begin('s:k', 'other', 1000), { state: 'pending', fingerprint: 'abc' })
   await store.complete('s:k', 'abc', ANSWER, 1000)
-  t.same(await store.get('s:k'), { state: 'done', serialNumber: 'abc', answer: ANSWER })
-  t.same(await store.begin('s:k', 'abc', 1000), { state: 'done', serialNumber: 'abc', answer: ANSWER })
+  t.same(await store.get('s:k'), { state: 'done', fingerprint: 'abc', answer: ANSWER })
+  t.same(await store.begin('s:k', 'abc', 1000), { state: 'done', fingerprint: 'abc', answer: ANSWER })
   await store.abandon('s:k')
   t.equal(await store.get('s:k'), undefined)
   t.equal(await store.begin('s:k', 'abc', 1000), undefined, 'claimable again')

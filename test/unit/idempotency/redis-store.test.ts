@@ -46,13 +46,13 @@ test('the store keeps JSON under its namespace, with the pending and answer TTLs
   const redis = await connect(t, server.url)
   const store = new RedisStore(redis)
   t.equal(await store.begin('s:k', 'abc', 5000), undefined)
-  t.same(JSON.parse(await redis.get(`${REDIS_KEY_PREFIX}s:k`) ?? ''), { state: 'pending', serialNumber: 'abc' })
+  t.same(JSON.parse(await redis.get(`${REDIS_KEY_PREFIX}s:k`) ?? ''), { state: 'pending', fingerprint: 'abc' })
   t.ok(await redis.pttl(`${REDIS_KEY_PREFIX}s:k`) > 4000)
-  t.same(await store.begin('s:k', 'other', 5000), { state: 'pending', serialNumber: 'abc' }, 'a claimed key is not overwritten')
+  t.same(await store.begin('s:k', 'other', 5000), { state: 'pending', fingerprint: 'abc' }, 'a claimed key is not overwritten')
 
   const answer = { status: 404, problem: { code: 'CHATBOT_NOT_FOUND' as const, detail: 'Chatbot not found.' } }
   await store.complete('s:k', 'abc', answer, 60_000)
-  t.same(await store.get('s:k'), { state: 'done', serialNumber: 'abc', answer })
+  t.same(await store.get('s:k'), { state: 'done', fingerprint: 'abc', answer })
   t.ok(await redis.pttl(`${REDIS_KEY_PREFIX}s:k`) > 55_000)
   await store.abandon('s:k')
   t.equal(await redis.exists(`${REDIS_KEY_PREFIX}s:k`), 0)
@@ -61,19 +61,19 @@ test('the store keeps JSON under its namespace, with the pending and answer TTLs
 
   const withHeaders = { status: 400, problem: { code: 'UPSTREAM_REJECTED' as const, detail: 'No.', headers: { 'x-a': 'b' } } }
   await store.complete('h', 'abc', withHeaders, 1000)
-  t.same(await store.get('h'), { state: 'done', serialNumber: 'abc', answer: withHeaders })
+  t.same(await store.get('h'), { state: 'done', fingerprint: 'abc', answer: withHeaders })
 
   // Written by something else, or by a version that knew other codes: a store failure, never a crash.
-  const done = (answer: unknown): string => JSON.stringify({ state: 'done', serialNumber: 'a', answer })
+  const done = (answer: unknown): string => JSON.stringify({ state: 'done', fingerprint: 'a', answer })
   const malformed = [
     'not json',
     '[]',
     '{"state":"pending"}',
-    '{"state":"other","serialNumber":"a"}',
+    '{"state":"other","fingerprint":"a"}',
     done(null),
-    done({ status: '201', sessionId: '1' }),
-    done({ status: 201, sessionId: '12x' }),
-    done({ status: 201, sessionId: '1', problem: { code: 'UPSTREAM_REJECTED', detail: '' } }),
+    done({ status: '201', body: '1' }),
+    done({ status: 201, body: 12 }),
+    done({ status: 201, body: '1', problem: { code: 'UPSTREAM_REJECTED', detail: '' } }),
     done({ status: 201 }),
     done({ status: 418, problem: { code: 'NO_SUCH_CODE', detail: '?' } }),
     done({ status: 400, problem: { code: 'UPSTREAM_REJECTED' } }),
@@ -95,12 +95,12 @@ test('two replicas on one Redis: one call, the other waits and replays; 422 acro
   const onA = a.idempotency.run(request(calls.call))
   const shared = await calls.nth(0)
   const onB = b.idempotency.run(request(calls.call))
-  await t.rejects(b.idempotency.run(request(calls.call, { serialNumber: 'other' })), { code: 'IDEMPOTENCY_KEY_REUSED' }, 'also while running')
+  await t.rejects(b.idempotency.run(request(calls.call, { fingerprint: 'other' })), { code: 'IDEMPOTENCY_KEY_REUSED' }, 'also while running')
   await new Promise((resolve) => setTimeout(resolve, 120)) // b polls meanwhile
   shared.resolve('123456789012345678901')
-  t.same(await onA, { sessionId: '123456789012345678901', replayed: false })
-  t.same(await onB, { sessionId: '123456789012345678901', replayed: true })
-  t.same(await b.idempotency.run(request(calls.call)), { sessionId: '123456789012345678901', replayed: true }, 'stored for later')
+  t.same(await onA, { body: '123456789012345678901', replayed: false })
+  t.same(await onB, { body: '123456789012345678901', replayed: true })
+  t.same(await b.idempotency.run(request(calls.call)), { body: '123456789012345678901', replayed: true }, 'stored for later')
   t.equal(calls.list.length, 1)
   t.equal(b.seen.replays, 2)
   t.same([...a.seen.storeErrors, ...b.seen.storeErrors], [])
@@ -115,7 +115,7 @@ test('a 5xx on one replica is not kept: the other replica calls itself', async (
   const failing = async (): Promise<string> => { count++; throw new UpstreamError('UPSTREAM_ERROR', { httpStatus: 500 }) }
   await t.rejects(a.idempotency.run(request(failing)), { code: 'UPSTREAM_ERROR' })
   t.equal(await redis.exists(KEY), 0, 'marker dropped')
-  t.same(await b.idempotency.run(request(instantCalls('9').call)), { sessionId: '9', replayed: false })
+  t.same(await b.idempotency.run(request(instantCalls('9').call)), { body: '9', replayed: false })
   t.equal(count, 1)
 })
 
@@ -124,7 +124,7 @@ test('Redis stopped mid-test: requests are still served and the store error repo
   const redis = await connect(t, server.url)
   const { idempotency, seen } = replica(redis)
   const calls = instantCalls('5')
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '5', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { body: '5', replayed: false })
 
   // Redis goes away while a call is in flight: its answer is still given.
   const inFlight = manualCalls()
@@ -133,12 +133,12 @@ test('Redis stopped mid-test: requests are still served and the store error repo
   await server.stop()
   await until(() => redis.status !== 'ready', 'connection lost')
   call.resolve('6')
-  t.same(await running, { sessionId: '6', replayed: false })
+  t.same(await running, { body: '6', replayed: false })
   t.equal(seen.storeErrors.length, 1, 'the answer could not be kept')
 
   const started = Date.now()
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '5', replayed: false }, 'served as without a key')
-  t.same(await idempotency.run(request(calls.call, { key: 'key-2' })), { sessionId: '5', replayed: false })
+  t.same(await idempotency.run(request(calls.call)), { body: '5', replayed: false }, 'served as without a key')
+  t.same(await idempotency.run(request(calls.call, { key: 'key-2' })), { body: '5', replayed: false })
   t.ok(Date.now() - started < 1500, 'no waiting for Redis')
   t.equal(calls.count(), 3)
   t.equal(seen.storeErrors.length, 3)
@@ -146,8 +146,8 @@ test('Redis stopped mid-test: requests are still served and the store error repo
 
   await server.restart()
   await until(() => redis.status === 'ready', 'reconnected')
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '5', replayed: false }, 'the restarted Redis is empty')
-  t.same(await idempotency.run(request(calls.call)), { sessionId: '5', replayed: true }, 'and keeps answers again')
+  t.same(await idempotency.run(request(calls.call)), { body: '5', replayed: false }, 'the restarted Redis is empty')
+  t.same(await idempotency.run(request(calls.call)), { body: '5', replayed: true }, 'and keeps answers again')
   t.equal(seen.storeErrors.length, 3)
 })
 

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { SecretScrubber } from '../../../src/lib/secrets.ts'
-import { classifyAnswer, classifyFailure } from '../../../src/upstream/classify.ts'
+import { afterSending, classifyAnswer, classifyChatAnswer, classifyFailure } from '../../../src/upstream/classify.ts'
 import type { UpstreamError } from '../../../src/upstream/upstream-error.ts'
 import { ERRORS } from '../../../src/http/errors.ts'
 
@@ -116,4 +116,33 @@ test('HTTP 300 is not a success: only 200–299 carry a session', async (t) => {
 test('an unusable 2xx keeps its HTTP status for the log', async (t) => {
   t.equal(mapped(answer(202, '<html>')).facts.httpStatus, 202)
   t.equal(mapped(answer(200, envelope({ Success: true, Code: 200, Data: null }))).facts.httpStatus, 200)
+})
+
+/** The mapped error of a ClientAsk answer. */
+function chatMapped (a: ReturnType<typeof answer>): UpstreamError {
+  try {
+    classifyChatAnswer(a, scrubber)
+  } catch (error) {
+    return error as UpstreamError
+  }
+  throw new Error('expected a mapped error')
+}
+
+test('a chat answer: the reply of a success envelope; a 404 in any form is SESSION_NOT_FOUND', async (t) => {
+  t.same(classifyChatAnswer(answer(200, envelope({ Success: true, Code: 200, Data: { messageid: 1, content: 'Hi', totalToken: 2 } })), scrubber),
+    { messageId: '1', content: 'Hi', totalTokens: 2 })
+  t.equal(chatMapped(answer(200, failure(404))).code, 'SESSION_NOT_FOUND', 'envelope Code 404')
+  t.equal(chatMapped(answer(404, 'Not Found')).code, 'SESSION_NOT_FOUND', 'HTTP 404 without an envelope')
+  t.equal(chatMapped(answer(500, failure(404))).code, 'SESSION_NOT_FOUND')
+  t.equal(chatMapped(answer(200, failure(400))).code, 'UPSTREAM_REJECTED')
+  t.equal(chatMapped(answer(200, envelope({ Success: true, Code: 200, Data: { SessionID: 5 } }))).code, 'UPSTREAM_BAD_RESPONSE', 'a session is no reply')
+  t.equal(mapped(answer(404, 'Not Found')).code, 'UPSTREAM_ERROR', 'for GetSession an HTTP 404 stays a plain error')
+  t.equal(mapped(answer(200, failure(404))).code, 'CHATBOT_NOT_FOUND')
+})
+
+test('a connect-phase code after the request began to be written (a reused socket) may have been sent', async (t) => {
+  for (const code of ['EHOSTUNREACH', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNREFUSED']) {
+    const error = classifyFailure(afterSending(Object.assign(new Error('x'), { code })), false)
+    t.same([error.code, error.facts.notSent], ['UPSTREAM_UNAVAILABLE', false], code)
+  }
 })

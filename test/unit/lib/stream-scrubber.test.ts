@@ -1,0 +1,47 @@
+import { test } from 'tap'
+import { StreamScrubber } from '../../../src/lib/stream-scrubber.ts'
+
+const run = (scrubber: StreamScrubber, chunks: string[]): string[] => [...chunks.map((chunk) => scrubber.push(Buffer.from(chunk)).toString()), scrubber.flush().toString()]
+
+test('a chunk without any secret, or any start of one, goes out whole and at once', async (t) => {
+  const scrubber = new StreamScrubber(['SECRET-KEY'])
+  t.same(run(scrubber, ['data: hello\n\n', 'data: world\n\n']), ['data: hello\n\n', 'data: world\n\n', ''])
+})
+
+test('every whole secret is replaced, each of several', async (t) => {
+  const scrubber = new StreamScrubber(['SECRET-KEY', 'NEXT-KEY-1'])
+  t.same(run(scrubber, ['a SECRET-KEY b SECRET-KEY c NEXT-KEY-1 d']), ['a [REDACTED] b [REDACTED] c [REDACTED] d', ''])
+})
+
+test('attack: a secret split across chunks, at every point, is replaced', async (t) => {
+  const secret = 'SECRET-KEY'
+  for (let cut = 1; cut < secret.length; cut++) {
+    const scrubber = new StreamScrubber([secret])
+    const out = run(scrubber, [`key=${secret.slice(0, cut)}`, `${secret.slice(cut)} end`]).join('')
+    t.equal(out, 'key=[REDACTED] end', `cut at ${cut}`)
+  }
+  const scrubber = new StreamScrubber([secret])
+  t.equal(run(scrubber, [...secret].map((c) => c)).join(''), '[REDACTED]', 'one byte per chunk')
+})
+
+test('only a possible start of a secret is held back, and released when it is not one', async (t) => {
+  const scrubber = new StreamScrubber(['SECRET-KEY'])
+  t.equal(scrubber.push(Buffer.from('abc SEC')).toString(), 'abc ', 'SEC may begin the secret')
+  t.equal(scrubber.push(Buffer.from('OND')).toString(), 'SECOND', 'it did not')
+  t.equal(scrubber.push(Buffer.from('tail S')).toString(), 'tail ')
+  t.equal(scrubber.flush().toString(), 'S', 'held bytes go out at the end')
+  t.equal(scrubber.flush().toString(), '', 'once')
+})
+
+test('no secrets, or empty ones: the chunk itself, untouched', async (t) => {
+  const chunk = Buffer.from('x')
+  t.equal(new StreamScrubber([]).push(chunk), chunk)
+  t.equal(new StreamScrubber(['']).push(chunk), chunk)
+})
+
+test('multi-byte characters around a secret survive', async (t) => {
+  const scrubber = new StreamScrubber(['KEY-ÄÖ-1'])
+  const bytes = Buffer.from('😀KEY-ÄÖ-1😀')
+  const out = Buffer.concat([scrubber.push(bytes.subarray(0, 7)), scrubber.push(bytes.subarray(7)), scrubber.flush()])
+  t.equal(out.toString(), '😀[REDACTED]😀')
+})

@@ -1,0 +1,68 @@
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { test } from 'tap'
+import { SecretFiles } from '../../../src/tokens/secret-files.ts'
+import { SessionTokens } from '../../../src/tokens/session-tokens.ts'
+import { until } from '../../helpers/waiting.ts'
+
+const A = 'first-secret-of-enough-length-0123456789ab'
+const B = 'second-secret-of-enough-length-0123456789a'
+const C = 'third-secret-of-enough-length-0123456789ab'
+const anyone = { clientName: null, origin: undefined }
+
+function files () {
+  const dir = mkdtempSync(join(tmpdir(), 'token-secrets-'))
+  const secretFile = join(dir, 'secret')
+  const previousFile = join(dir, 'previous')
+  writeFileSync(secretFile, A)
+  const lines: string[] = []
+  const log = pino({ level: 'info' }, { write: (line: string) => { lines.push(line) } })
+  const tokens = new SessionTokens({ secret: A, ttlMs: 60_000 })
+  const added: string[] = []
+  const secretFiles = new SecretFiles({ secret: A, secretFile, previous: undefined, previousFile, tokens, log, onSecret: (secret) => added.push(secret) })
+  return { dir, secretFile, previousFile, tokens, secretFiles, lines, added }
+}
+
+const issued = (tokens: SessionTokens) => tokens.issue({ sessionId: '1', serialNumber: 'b', binding: { kind: 'none' } })
+
+test('a reload takes the new secret and the previous one; old tokens verify through the previous', async (t) => {
+  const { secretFile, previousFile, tokens, secretFiles, lines, added } = files()
+  const old = issued(tokens)
+  writeFileSync(secretFile, `${B}\n`)
+  writeFileSync(previousFile, A)
+  secretFiles.reload('SIGHUP')
+  t.same(added, [B, A], 'both scrubbed from logs')
+  t.equal(tokens.verify(old, '1', anyone).valid, true)
+  const fresh = issued(tokens)
+  t.equal(new SessionTokens({ secret: B, ttlMs: 60_000 }).verify(fresh, '1', anyone).valid, true, 'signed with the new one')
+  t.equal(lines.filter((line) => line.includes('session-token secret reloaded')).length, 2)
+  t.notMatch(lines.join(''), B)
+  secretFiles.reload('SIGHUP')
+  t.same(added, [B, A], 'an unchanged file changes nothing')
+})
+
+test('an unreadable or too short file keeps the old secret and says so', async (t) => {
+  const { secretFile, tokens, secretFiles, lines } = files()
+  const before = issued(tokens)
+  writeFileSync(secretFile, 'short')
+  secretFiles.reload('SIGHUP')
+  t.equal(tokens.verify(before, '1', anyone).valid, true)
+  t.match(lines.join(''), /session-token secret file unusable; keeping the old secret/)
+  t.match(lines.join(''), /SESSION_TOKEN_SECRET_FILE: must hold at least 32 bytes/)
+  t.notMatch(lines.join(''), 'short"')
+})
+
+test('a change in the directory (a symlink swap, a rename) is seen without a signal', async (t) => {
+  const { dir, secretFile, tokens, secretFiles } = files()
+  secretFiles.watch()
+  t.teardown(() => secretFiles.close())
+  const staged = join(dir, 'staged')
+  writeFileSync(staged, C)
+  renameSync(staged, secretFile)
+  const signedWithC = () => new SessionTokens({ secret: C, ttlMs: 60_000 }).verify(issued(tokens), '1', anyone).valid
+  t.equal(signedWithC(), false, 'not before the change is seen')
+  await until(signedWithC, 'the new secret signs')
+  t.equal(signedWithC(), true)
+})

@@ -1,0 +1,172 @@
+// The message service with a scripted ask client: what is retried (only a message that
+// never left), what the circuit hears, what a streamed result holds, and the secrets it
+// hands to the relay.
+import pino from 'pino'
+import { test } from 'tap'
+import { KeyRing } from '../../../src/keys/key-ring.ts'
+import { SecretScrubber } from '../../../src/lib/secrets.ts'
+import type { AskClient, AskRequest } from '../../../src/upstream/ask-client.ts'
+import { CircuitBreaker } from '../../../src/upstream/circuit-breaker.ts'
+import { ConcurrencyLimiter } from '../../../src/upstream/concurrency.ts'
+import { KeyEvidence } from '../../../src/upstream/key-evidence.ts'
+import { createMessageService, messageBlame } from '../../../src/upstream/message-service.ts'
+import type { MessageServiceOptions } from '../../../src/upstream/message-service.ts'
+import type { RelayResult } from '../../../src/upstream/relay.ts'
+import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
+import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
+
+const log = pino({ level: 'silent' })
+const KEY = 'key-a-000000000000'
+const NEXT = 'key-b-000000000000'
+
+const whole = (content: string): RelayResult => ({
+  kind: 'answer',
+  answer: { status: 200, headers: {}, body: `{"Data":{"messageid":7,"content":${JSON.stringify(content)},"totalToken":3},"Success":true,"Code":200}` }
+})
+
+function service (ask: (request: AskRequest) => Promise<RelayResult>, overrides: Partial<MessageServiceOptions> = {}) {
+  const seen = { attempts: [] as string[], retries: [] as string[], firstBytes: 0, asked: [] as AskRequest[] }
+  const scrubber = new SecretScrubber()
+  const client: AskClient = { ask: async (request) => { seen.asked.push(request); return await ask(request) }, close: async () => {} }
+  const options: MessageServiceOptions = {
+    client,
+    keys: new KeyRing(KEY, NEXT, scrubber),
+    circuit: new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 }),
+    evidence: new KeyEvidence({ allowedSerialNumbers: undefined, maxChatbots: 100 }),
+    limiter: new ConcurrencyLimiter(2, 2),
+    budget: new RetryBudget({ percent: 100, minPerWindow: 10 }),
+    scrubber,
+    timeoutMs: 1000,
+    retries: 2,
+    retryBaseMs: 1,
+    random: () => 1,
+    sleep: async () => {},
+    observer: {
+      attempt: (outcome) => { seen.attempts.push(outcome) },
+      retry: (reason) => { seen.retries.push(reason) },
+      overloaded () {},
+      firstByte: () => { seen.firstBytes++ },
+      streamEnded () {}
+    },
+    ...overrides
+  }
+  return { messages: createMessageService(options), options, seen }
+}
+
+const request = (stream = false, signal = new AbortController().signal) =>
+  ({ sessionId: '9007199254740993123', serialNumber: 'bot', content: 'hi', stream, requestId: 'r', clientSignal: signal, log })
+
+const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+const reset = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })
+
+test('a whole reply: classified, its secrets replaced, the request as asked', async (t) => {
+  const { messages, seen } = service(async () => whole(`leak ${KEY}`))
+  const result = await messages.send(request())
+  t.same(result, { kind: 'answer', answer: { messageId: '7', content: 'leak [REDACTED]', totalTokens: 3 }, attempts: 1 })
+  t.same(seen.asked.map(({ sessionId, content, stream, key, secrets }) => ({ sessionId, content, stream, key, secrets })),
+    [{ sessionId: '9007199254740993123', content: 'hi', stream: false, key: KEY, secrets: [KEY, NEXT] }])
+  t.same(seen.attempts, ['success'])
+  t.equal(seen.firstBytes, 1)
+})
+
+test('a message whose connection never opened is retried, up to UPSTREAM_RETRIES', async (t) => {
+  let calls = 0
+  const circuit = new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 })
+  const { messages, seen } = service(async () => { if (++calls < 3) throw refused; return whole('ok') }, { circuit })
+  t.equal((await messages.send(request())).attempts, 3)
+  t.same(seen.retries, ['not_sent', 'not_sent'])
+  let always = 0
+  const failing = service(async () => { always++; throw refused }, { circuit })
+  await t.rejects(failing.messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(always, 3, 'the first try and two retries')
+})
+
+test('a message that may have left is never sent again: a reset, a 503 with Retry-After, a 429', async (t) => {
+  for (const failure of [reset, new UpstreamError('UPSTREAM_ERROR', { httpStatus: 503, retryAfter: 1 }), new UpstreamError('UPSTREAM_RATE_LIMITED', { httpStatus: 429, retryAfter: 1 })]) {
+    let calls = 0
+    const { messages, seen } = service(async () => { calls++; throw failure })
+    await t.rejects(messages.send(request()))
+    t.equal(calls, 1, String(failure))
+    t.same(seen.retries, [])
+  }
+})
+
+test('no retry past the deadline, or beyond the budget', async (t) => {
+  let calls = 0
+  const late = service(async () => { calls++; throw refused }, { timeoutMs: 40, retryBaseMs: 1000 })
+  await t.rejects(late.messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(calls, 1, 'the wait would pass the deadline')
+  calls = 0
+  const broke = service(async () => { calls++; throw refused }, { budget: new RetryBudget({ percent: 0, minPerWindow: 0 }) })
+  await t.rejects(broke.messages.send(request()))
+  t.equal(calls, 1)
+})
+
+test('transport failures feed the upstream\'s circuit; a session the upstream does not know does not', async (t) => {
+  const circuit = new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 })
+  const missing = service(async () => { throw new UpstreamError('SESSION_NOT_FOUND', { httpStatus: 200 }) }, { circuit })
+  for (let i = 0; i < 3; i++) await t.rejects(missing.messages.send(request()), { code: 'SESSION_NOT_FOUND' })
+  t.equal(circuit.state, 'closed')
+  const down = service(async () => { throw reset }, { circuit })
+  for (let i = 0; i < 2; i++) await t.rejects(down.messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(circuit.state, 'open')
+  await t.rejects(down.messages.send(request()), { code: 'UPSTREAM_CIRCUIT_OPEN' })
+})
+
+test('a deadline before the answer is UPSTREAM_TIMEOUT; a client that left is CLIENT_GONE', async (t) => {
+  const never = (_request: AskRequest, signal?: unknown): Promise<RelayResult> => new Promise((_resolve, reject) => {
+    (signal as AbortSignal | undefined)?.addEventListener('abort', () => reject((signal as AbortSignal).reason))
+  })
+  const hanging: AskClient = { ask: (request, signal) => never(request, signal), close: async () => {} }
+  const timed = service(async () => whole('x'), { client: hanging, timeoutMs: 30 })
+  await t.rejects(timed.messages.send(request()), { code: 'UPSTREAM_TIMEOUT' })
+  const client = new AbortController()
+  const gone = service(async () => whole('x'), { client: hanging })
+  const pending = gone.messages.send(request(false, client.signal))
+  client.abort()
+  await t.rejects(pending, { code: 'CLIENT_GONE' })
+  t.same(gone.seen.attempts, ['client_gone'])
+})
+
+test('a bug in the client is no upstream failure: rethrown, the circuit untouched', async (t) => {
+  const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 60_000 })
+  const { messages } = service(async () => { throw new TypeError('bug') }, { circuit })
+  await t.rejects(messages.send(request()), TypeError)
+  t.equal(circuit.state, 'closed')
+})
+
+test('a streamed result keeps its concurrency slot until the stream ends', async (t) => {
+  const limiter = new ConcurrencyLimiter(1, 0)
+  let end: ((value: 'completed') => void) | undefined
+  const body = { onEnd: (listener: (value: 'completed') => void) => { end = listener } }
+  const ended: string[] = []
+  const { messages } = service(async () => ({ kind: 'stream', contentType: 'text/event-stream', body } as unknown as RelayResult), {
+    limiter,
+    observer: { attempt () {}, retry () {}, overloaded () {}, firstByte () {}, streamEnded: (value) => { ended.push(value) } }
+  })
+  const result = await messages.send(request(true))
+  t.equal(result.kind, 'stream')
+  t.equal(limiter.active, 1, 'held while streaming')
+  await t.rejects(messages.send(request(true)), { code: 'OVERLOADED' })
+  end!('completed')
+  t.equal(limiter.active, 0)
+  t.same(ended, ['completed'])
+})
+
+test('a circuit that opens between attempts ends the retries with the last answer', async (t) => {
+  let calls = 0
+  const { messages } = service(async () => { calls++; throw refused }, { circuit: new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 }) })
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(calls, 2, 'the second failure opened it')
+})
+
+test('attack: replies that outlast the deadline, or that cannot be used, never open the shared circuit', async (t) => {
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { cause: 'DEADLINE' }), true), 'chatbot')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }), true), 'chatbot')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { httpStatus: 504 }), true), 'upstream', 'the upstream saying it timed out still counts')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: 'ECONNRESET' }), true), 'upstream')
+  const circuit = new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 })
+  const slow = service(async () => { throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }) }, { circuit })
+  for (let i = 0; i < 5; i++) await t.rejects(slow.messages.send(request()), { code: 'UPSTREAM_BAD_RESPONSE' })
+  t.equal(circuit.state, 'closed')
+})
