@@ -70,7 +70,7 @@ export class ProcessHealth {
 }
 
 /** The window's mean delay beyond the sampling step, then a fresh window. */
-function windowDelayMs (histogram: ELDHistogram): number {
+export function windowDelayMs (histogram: Pick<ELDHistogram, 'count' | 'mean' | 'reset'>): number {
   // No sample in a whole window: the loop was stuck for all of it.
   const delay = histogram.count === 0 ? Infinity : Math.max(0, histogram.mean / 1e6 - RESOLUTION_MS)
   histogram.reset()

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { ProcessHealth } from '../../../src/telemetry/process-health.ts'
+import { ProcessHealth, windowDelayMs } from '../../../src/telemetry/process-health.ts'
 
 test('a reading holds the event-loop delay and the heap in use', async (t) => {
   const health = new ProcessHealth({ intervalMs: 60_000, readDelayMs: () => 42, readHeapUsedBytes: () => 1234 })
@@ -57,4 +57,21 @@ test('the default sources: the real event-loop delay, V8\'s heap in use', async 
   while (Date.now() < until) { /* stall the loop for a whole window */ }
   health.sample()
   t.equal(health.reading.eventLoopDelayMs, Infinity, 'a window in which the loop never ran is infinite delay')
+})
+
+test('a window\'s delay is its mean beyond the 10 ms sampling step, never negative; each reading starts a new window', async (t) => {
+  let resets = 0
+  const histogram = (count: number, meanNs: number) => ({ count, mean: meanNs, reset: () => { resets++ } })
+  t.equal(windowDelayMs(histogram(5, 35e6)), 25)
+  t.equal(windowDelayMs(histogram(5, 4e6)), 0, 'a mean under the step is no delay')
+  t.equal(windowDelayMs(histogram(0, NaN)), Infinity)
+  t.equal(resets, 3)
+})
+
+test('a first reading that fails is reported too', async (t) => {
+  const errors: unknown[] = []
+  const health = new ProcessHealth({ intervalMs: 60_000, readDelayMs: () => { throw new Error('EMFILE') }, readHeapUsedBytes: () => 1, onError: (error) => errors.push(error) })
+  t.teardown(() => health.stop())
+  health.sample()
+  t.equal(errors.length, 1)
 })

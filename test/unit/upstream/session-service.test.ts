@@ -94,13 +94,16 @@ test('both keys refused: UPSTREAM_AUTH_FAILED after one failover, no more', asyn
 
 test('the circuit opening between attempts ends the retries with the last answer', async (t) => {
   const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 10000 })
+  let attempts = 0
   const client: UpstreamClient = {
-    attempt: async () => { throw new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: 'ECONNREFUSED' }) },
+    // The retry would succeed: only the open circuit stops it.
+    attempt: async () => { if (++attempts === 1) throw new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: 'ECONNREFUSED' }); return '7' },
     close: async () => {}
   }
-  const { sessions } = service(client, { circuit })
+  const { sessions } = service(client, { circuit, sleep: async () => {} })
   await t.rejects(sessions.createSession(request()), { code: 'UPSTREAM_UNAVAILABLE' })
   t.equal(circuit.state, 'open')
+  t.equal(attempts, 1)
 })
 
 /** A client that fails with `error` for the first `failures` attempts, then creates session 7. */
@@ -206,4 +209,102 @@ test('the deadline passing during a retry\'s wait answers with the last attempt\
   const { sessions } = service(client, { timeoutMs: 100, retryBaseMs: 1, sleep })
   await t.rejects(sessions.createSession(request()), { code: 'UPSTREAM_UNAVAILABLE' })
   t.equal(attempts(), 1)
+})
+
+/** A logger that keeps its lines, parsed. */
+function capturedLog () {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+  return { logger, lines }
+}
+
+test('what each attempt reports: the outcome and its duration to the observer, a debug line, the refused key by fingerprint', async (t) => {
+  const outcomes: Array<[string, number]> = []
+  const retries: string[] = []
+  const { logger, lines } = capturedLog()
+  const { client } = failing(() => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: 'ECONNREFUSED' }), 1)
+  const { sessions } = service(client, {
+    sleep: async () => {},
+    observer: { attempt: (outcome, ms) => { outcomes.push([outcome, ms]) }, retry: (reason) => { retries.push(reason) }, overloaded () {} }
+  })
+  t.same(await sessions.createSession({ ...request(), log: logger }), { sessionId: '7', attempts: 2 })
+  t.same(outcomes.map(([outcome]) => outcome), ['UPSTREAM_UNAVAILABLE', 'success'])
+  t.ok(outcomes.every(([, ms]) => ms >= 0 && ms < 1000), 'durations are elapsed times')
+  t.same(retries, ['not_sent'])
+  t.same(lines.filter((l) => l.msg === 'upstream attempt').map((l) => [l.attempt, l.outcome, l.cause]), [[1, 'UPSTREAM_UNAVAILABLE', 'ECONNREFUSED'], [2, 'success', undefined]])
+
+  const refused = service({ attempt: async ({ key }) => { if (key === 'key-a-000000000000') throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 401 }); return '9' }, close: async () => {} })
+  const promoted = capturedLog()
+  await refused.sessions.createSession({ ...request(), log: promoted.logger })
+  t.match(promoted.lines.find((l) => l.level === 40), { refused: /^[0-9a-f]{8}$/, current: /^[0-9a-f]{8}$/, msg: /the next key worked and is now current/ })
+})
+
+test('an auth failure carries the refused key\'s fingerprint', async (t) => {
+  const { sessions } = service({ attempt: async () => { throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 401 }) }, close: async () => {} },
+    { keys: new KeyRing('key-a-000000000000', undefined, new SecretScrubber()) })
+  const error = await sessions.createSession(request()).catch((e: unknown) => e as UpstreamError)
+  t.match(error, { code: 'UPSTREAM_AUTH_FAILED' })
+  t.match((error as UpstreamError).facts.keyFingerprint, /^[0-9a-f]{8}$/)
+})
+
+test('a next key equal to the current one is not tried again', async (t) => {
+  let attempts = 0
+  const { sessions } = service({ attempt: async () => { attempts++; throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 401 }) }, close: async () => {} },
+    { keys: new KeyRing('key-a-000000000000', 'key-a-000000000000', new SecretScrubber()) })
+  await t.rejects(sessions.createSession(request()), { code: 'UPSTREAM_AUTH_FAILED' })
+  t.equal(attempts, 1)
+})
+
+test('a spent retry budget ends the retries, and says so at debug', async (t) => {
+  const { client, attempts } = failing(() => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true }), 1)
+  const { logger, lines } = capturedLog()
+  const { sessions } = service(client, { budget: new RetryBudget({ percent: 0, minPerWindow: 0 }), sleep: async () => {} })
+  await t.rejects(sessions.createSession({ ...request(), log: logger }), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(attempts(), 1)
+  t.ok(lines.some((l) => l.msg === 'retry budget spent'))
+})
+
+test('each request counts toward the budget: with 100 % and no floor, one request earns one retry', async (t) => {
+  const { client, attempts } = failing(() => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true }), 1)
+  const { sessions } = service(client, { budget: new RetryBudget({ percent: 100, minPerWindow: 0 }), sleep: async () => {} })
+  t.same(await sessions.createSession(request()), { sessionId: '7', attempts: 2 })
+  t.equal(attempts(), 2)
+})
+
+test('a client gone before the call aborts it at once; one gone during it too; both are reported as client_gone', async (t) => {
+  const gone = new AbortController()
+  gone.abort()
+  let attempts = 0
+  const outcomes: string[] = []
+  const observer = { attempt: (outcome: string) => { outcomes.push(outcome) }, retry () {}, overloaded () {} }
+  const never: UpstreamClient = {
+    attempt: (_request, signal) => {
+      attempts++
+      if (signal.aborted) return Promise.reject(signal.reason)
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+    },
+    close: async () => {}
+  }
+  const { sessions } = service(never, { observer })
+  await t.rejects(sessions.createSession(request(gone.signal)), { code: 'CLIENT_GONE' })
+  t.same(outcomes, ['client_gone'], 'aborted at once')
+  const leaving = new AbortController()
+  const pending = sessions.createSession(request(leaving.signal))
+  await new Promise((resolve) => setImmediate(resolve))
+  leaving.abort()
+  await t.rejects(pending, { code: 'CLIENT_GONE' })
+  t.same(outcomes, ['client_gone', 'client_gone'])
+  t.equal(attempts, 2)
+})
+
+test('a client leaving the queue is no queue_full overload', async (t) => {
+  const limiter = new ConcurrencyLimiter(1, 5)
+  const hold = await limiter.acquire(new AbortController().signal)
+  const { sessions, overloads } = service({ attempt: async () => '1', close: async () => {} }, { limiter })
+  const client = new AbortController()
+  const pending = sessions.createSession(request(client.signal))
+  client.abort()
+  await t.rejects(pending, { code: 'CLIENT_GONE' })
+  t.same(overloads, [])
+  hold()
 })
