@@ -75,7 +75,7 @@ test('preflight for a listed origin', async (t) => {
   t.equal(res.statusCode, 204)
   t.equal(res.headers['access-control-allow-origin'], SHOP)
   t.match(res.headers['access-control-allow-methods'], /POST/)
-  t.equal(res.headers['access-control-allow-headers'], 'Content-Type, Authorization, X-Request-Id, Idempotency-Key')
+  t.equal(res.headers['access-control-allow-headers'], 'Content-Type, Authorization, X-Request-Id, Idempotency-Key, Session-Token')
   t.equal(res.headers['access-control-max-age'], '900')
   t.match(res.headers.vary, /Origin/)
   t.notOk(res.headers['access-control-allow-credentials'])

@@ -43,7 +43,7 @@ test('the per-session message limit is shared by two replicas through Redis', as
   const statuses = []
   for (const app of [a.app, b.app, a.app, b.app]) statuses.push((await postMessage(app, session, { content: 'hi' })).statusCode)
   t.same(statuses, [200, 200, 200, 429], 'a token signed by one replica works on the other, and the count is one')
-  const other = await createSession(b.app)
+  const other = await createSession(a.app) // each replica's simulator counts ids from 100001: a's next is 100002
   t.equal((await postMessage(a.app, other, { content: 'hi' })).statusCode, 200, 'another session counts apart')
 })
 
