@@ -4,7 +4,8 @@
 // of the payload under the server's secret. The algorithm is fixed here, never read from
 // the token; signatures are compared in constant time; a previous secret still verifies
 // while tokens signed with it live out their time.
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 
 const VERSION = 'v1'
 /** The contract's ceiling; a longer header is refused unread. */
@@ -61,17 +62,17 @@ export function bindingOf (caller: Caller): Binding {
 }
 
 /** The bound identity, keyed by the secret: a token's holder cannot test guesses of a name or an Origin against it. */
-const identityDigest = (secret: Buffer, kind: string, identity: string): string =>
+const identityDigest = (secret: KeyObject, kind: string, identity: string): string =>
   createHmac('sha256', secret).update(`${kind}\u0000${identity}`).digest().subarray(0, 16).toString('base64url')
 
-function bindingPayload (secret: Buffer, binding: Binding): Pick<Payload, 'k' | 'c'> {
+function bindingPayload (secret: KeyObject, binding: Binding): Pick<Payload, 'k' | 'c'> {
   if (binding.kind === 'client') return { k: 'c', c: identityDigest(secret, 'client', binding.name) }
   if (binding.kind === 'origin') return { k: 'o', c: identityDigest(secret, 'origin', binding.origin) }
   return { k: 'n', c: '' }
 }
 
 /** Whether the caller is the one the payload is bound to (under the secret that signed it). */
-function callerMatches (secret: Buffer, payload: Payload, caller: Caller): boolean {
+function callerMatches (secret: KeyObject, payload: Payload, caller: Caller): boolean {
   if (payload.k === 'n') return true
   const identity = payload.k === 'c' ? caller.clientName : caller.origin
   if (identity === null || identity === undefined) return false
@@ -95,7 +96,8 @@ function parsePayload (encoded: string): Payload | undefined {
 }
 
 export class SessionTokens {
-  #secrets: Buffer[]
+  /** Key objects made once: an HMAC keyed by a raw Buffer prepares a new key object each time, most of its cost. */
+  #secrets: KeyObject[]
   readonly #ttlMs: number
   readonly #now: () => number
 
@@ -124,7 +126,7 @@ export class SessionTokens {
     // Compared as text, not decoded: base64url's spare bits would let one signature be
     // written several ways. Every secret is checked, so the time taken says nothing of which matched.
     const presented = Buffer.from(signature)
-    let signer: Buffer | undefined
+    let signer: KeyObject | undefined
     for (const secret of this.#secrets) {
       if (timingSafeEqual(Buffer.from(mac(secret, encoded).toString('base64url')), presented)) signer = secret
     }
@@ -136,11 +138,11 @@ export class SessionTokens {
   }
 }
 
-function secretsOf (secret: string, previous: string | undefined): Buffer[] {
-  return previous === undefined ? [Buffer.from(secret)] : [Buffer.from(secret), Buffer.from(previous)]
+function secretsOf (secret: string, previous: string | undefined): KeyObject[] {
+  return (previous === undefined ? [secret] : [secret, previous]).map((text) => createSecretKey(Buffer.from(text)))
 }
 
 /** HMAC-SHA-256 over the version and the payload: 32 bytes, 43 base64url characters. */
-function mac (secret: Buffer, encoded: string): Buffer {
+function mac (secret: KeyObject, encoded: string): Buffer {
   return createHmac('sha256', secret).update(`${VERSION}.${encoded}`).digest()
 }

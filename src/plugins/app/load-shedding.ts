@@ -47,12 +47,22 @@ export function registerLoadShedding (app: FastifyInstance, options: SheddingOpt
     armedAt = Date.now() + 2 * intervalMs
   })
   app.addHook('onClose', async () => { health?.stop() })
-  const shed: onRequestHookHandler = (request, _reply, done) => {
-    if (health === undefined || request.routeOptions.config.shed === false || Date.now() < armedAt) return done()
+  const shed: onRequestHookHandler = (_request, _reply, done) => {
+    if (health === undefined || Date.now() < armedAt) return done()
     const reason = overloadOf(health.reading, options)
     if (reason === undefined) return done()
     options.onShed(reason)
     done(overloaded())
   }
-  app.addHook('onRequest', shed)
+  // Each route decides once, when it is added, whether it can be shed: reading
+  // request.routeOptions builds a fresh object on every request.
+  app.addHook('onRoute', (route) => {
+    if ((route.config as { shed?: boolean } | undefined)?.shed === false) return
+    route.onRequest = [shed, ...[route.onRequest ?? []].flat()]
+  })
+  // Requests no route matched (404, 405) are shed too.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) shed.call(app, request, reply, done)
+    else done()
+  })
 }

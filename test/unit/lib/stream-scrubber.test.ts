@@ -45,3 +45,17 @@ test('multi-byte characters around a secret survive', async (t) => {
   const out = Buffer.concat([scrubber.push(bytes.subarray(0, 7)), scrubber.push(bytes.subarray(7)), scrubber.flush()])
   t.equal(out.toString(), '😀[REDACTED]😀')
 })
+
+test('a secret that contains another is replaced whole, whatever order they come in', async (t) => {
+  for (const secrets of [['KEY-1', 'KEY-1-NEXT'], ['KEY-1-NEXT', 'KEY-1']]) {
+    const scrubber = new StreamScrubber(secrets)
+    t.equal(run(scrubber, ['a KEY-1-NEXT b KEY-1 c']).join(''), 'a [REDACTED] b [REDACTED] c', secrets.join(' then '))
+  }
+})
+
+test('a tail is held only while it may still grow into a secret, never more than the secret less one byte', async (t) => {
+  const scrubber = new StreamScrubber(['ABCD'])
+  t.equal(scrubber.push(Buffer.from('xxABC')).toString(), 'xx', 'ABC may become ABCD')
+  t.equal(scrubber.push(Buffer.from('A')).toString(), 'ABC', 'ABCA cannot: only the last A is held')
+  t.equal(scrubber.flush().toString(), 'A')
+})

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { Cancel } from '../../../src/lib/cancel.ts'
-import { askBody, createAskClient, MAX_ANSWER_BYTES } from '../../../src/upstream/ask-client.ts'
+import { askBody, createAskClient, MAX_ANSWER_BYTES, MAX_STREAM_ENVELOPE_BYTES } from '../../../src/upstream/ask-client.ts'
 import { startSimulator } from '../../../simulator/server.ts'
 
 test('the upstream body: the id as a JSON number with its digits, the content exactly, the stream flag', async (t) => {
@@ -20,5 +20,5 @@ test('one ClientAsk with the GetSession headers; a whole request is read whole e
   const streamed = await client.ask({ sessionId: '12', content: 'hello', stream: true, requestId: 'rid-2', key: 'ask-key-0123456789', secrets: [] }, new Cancel())
   t.equal(streamed.kind, 'stream')
   if (streamed.kind === 'stream') await streamed.body.toArray()
-  t.equal(MAX_ANSWER_BYTES, 256 * 1024)
+  t.same([MAX_ANSWER_BYTES, MAX_STREAM_ENVELOPE_BYTES], [262144, 65536], 'the contract\'s limits')
 })

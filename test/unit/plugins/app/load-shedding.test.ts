@@ -50,6 +50,13 @@ test('over a limit, requests are 503 with the reason counted; exempt routes answ
   await until(async () => (await app.inject({ url: '/work' })).statusCode === 200, 'served again')
 })
 
+test('a request no route matches is shed too', async (t) => {
+  const sources = { delayMs: 500, heapUsedBytes: 0 }
+  const { app } = await appWith(t, {}, sources)
+  await until(async () => (await app.inject({ url: '/work' })).statusCode === 503, 'requests are shed')
+  t.equal((await app.inject({ url: '/nowhere' })).statusCode, 503)
+})
+
 test('the heap limit sheds as heap', async (t) => {
   const sources = { delayMs: 0, heapUsedBytes: 10_000 }
   const { app, shed } = await appWith(t, { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 5_000 }, sources)
