@@ -259,8 +259,17 @@ pass "node (pid $NODE_PID) runs as uid 1000 gid 1000, not root"
 tr '\0' '\n' <"/proc/$NODE_PID/environ" | grep -qx NODE_ENV=production || fail 'NODE_ENV in the process'
 [[ $(readlink "/proc/$NODE_PID/cwd") == */app ]] || fail "cwd $(readlink "/proc/$NODE_PID/cwd")"
 result=$(http -X POST -H 'content-type: application/json' --data '{"serialNumber":"abc"}' "http://127.0.0.1:$PROXY_PORT/sessions")
-[[ $result =~ ^201\ \{\"sessionId\":[0-9]+\}$ ]] || { tail -5 "$WORK/proxy.log" >&2; fail "POST /sessions: $result"; }
-pass "POST /sessions -> $result (key read from the mounted secret file)"
+[[ $result =~ ^201\ \{\"sessionId\":([0-9]+),\"sessionToken\":\"(v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43})\"\}$ ]] ||
+  { tail -5 "$WORK/proxy.log" >&2; fail "POST /sessions: $result"; }
+session_id=${BASH_REMATCH[1]}
+session_token=${BASH_REMATCH[2]}
+pass "POST /sessions -> 201 with session $session_id and its token (key read from the mounted secret file)"
+result=$(http -X POST -H 'content-type: application/json' -H "session-token: $session_token" --data '{"content":"hello from the image"}' \
+  "http://127.0.0.1:$PROXY_PORT/sessions/$session_id/messages")
+[[ $result =~ ^200\ \{\"messageId\":[0-9]+,\"content\":\"hello\ from\ the\ image\" ]] || { tail -5 "$WORK/proxy.log" >&2; fail "POST /sessions/$session_id/messages: $result"; }
+pass "POST /sessions/$session_id/messages -> $result"
+grep -qF "$session_token" "$WORK/proxy.log" && fail 'the session token appears in the service log'
+pass 'the session token never appears in the log'
 grep -qF "$SIM_KEY" "$WORK/proxy.log" && fail 'the key appears in the service log'
 pass 'the key never appears in the log'
 # The HEALTHCHECK command checked above, run the way an engine runs it: inside the container.
