@@ -2,7 +2,7 @@
 // run at trace level; neither a log line nor any response (body or header) may hold
 // the server's key, and the client's credentials never reach the logs.
 import { test } from 'tap'
-import { postSession, setup, TEST_KEY } from '../helpers/setup.ts'
+import { createSession, postMessage, postSession, setup, TEST_KEY, TEST_TOKEN_SECRET } from '../helpers/setup.ts'
 
 const CLIENT_SECRET = 'client-bearer-token-ZXCVBNM-0987'
 const COOKIE_SECRET = 'cookie-value-QWERTY-1234'
@@ -102,4 +102,29 @@ test('no key or token leaks through the hardened edge: short-circuited refusals,
   const everything = logs.text + responses.join('\n')
   for (const secret of [TEST_KEY, token]) t.notOk(everything.includes(secret), `${secret.slice(0, 12)}… appears nowhere`)
   t.ok(logs.entries.some((e) => (e.upstream as { shortCircuited?: boolean } | undefined)?.shortCircuited === true), 'a refusal was answered from the chatbot\'s breaker')
+})
+
+const MESSAGE_SCENARIOS = ['hello', 'sim:key', 'sim:json', 'sim:code-404', 'sim:http-429-ra-3', 'sim:reset', 'sim:bad', 'sim:big-id', 'sim:slow-1000']
+
+test('no key, session token or token secret leaks through messages, whole or streamed, answered or refused', async (t) => {
+  const { app, logs } = await setup(t, { LOG_LEVEL: 'trace', MESSAGE_TIMEOUT_MS: '300', MESSAGE_RATE_LIMIT_MAX: '1000' })
+  const session = await createSession(app)
+  const responses: string[] = []
+  for (const content of MESSAGE_SCENARIOS) {
+    for (const stream of [false, true]) {
+      const res = await postMessage(app, session, { content: `${content} ${TEST_KEY}`, stream }).catch((error: unknown) => ({ body: String(error), headers: {} }))
+      responses.push(res.body, JSON.stringify(res.headers))
+    }
+  }
+  for (const token of [session.sessionToken.slice(0, -2) + 'xx', `${session.sessionToken}.extra`]) {
+    const res = await postMessage(app, { sessionId: session.sessionId, sessionToken: token }, { content: 'hi' })
+    t.equal(res.json().code, 'INVALID_SESSION_TOKEN')
+    responses.push(res.body, JSON.stringify(res.headers))
+  }
+  const everything = logs.text + responses.join('\n')
+  t.ok(logs.entries.some((e) => e.level === 20 && e.msg === 'upstream attempt'), 'debug lines were written')
+  t.notOk(everything.includes(TEST_KEY), 'the key is nowhere, though every message carried it and some replies echoed it')
+  t.notOk(everything.includes(TEST_TOKEN_SECRET), 'the session-token secret is nowhere')
+  t.notOk(logs.text.includes(session.sessionToken), 'the session token is never logged')
+  t.notOk(responses.join('\n').includes(session.sessionToken.split('.')[2]!), 'nor echoed in any answer to a message')
 })

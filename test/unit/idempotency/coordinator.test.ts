@@ -27,6 +27,17 @@ function coordinator (options: Partial<IdempotencyOptions> = {}) {
   return { idempotency, store, seen }
 }
 
+/** A store that is `memory`, but for the methods given. */
+function over (memory: MemoryStore, overrides: Partial<IdempotencyStore>): IdempotencyStore {
+  return {
+    begin: (id, fingerprint, ttlMs) => memory.begin(id, fingerprint, ttlMs),
+    get: (id) => memory.get(id),
+    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
+    abandon: (id) => memory.abandon(id),
+    ...overrides
+  }
+}
+
 async function caught (promise: Promise<unknown>): Promise<ProblemError> {
   try {
     await promise
@@ -267,12 +278,11 @@ test('a failing store never fails a request: served without the key, error repor
 test('a store that fails after the claim: the answer is still given, the error reported', async (t) => {
   const memory = new MemoryStore({ maxKeys: 10 })
   const broken = new Error('lost')
-  const store: IdempotencyStore = {
-    begin: (id, fingerprint, ttlMs) => memory.begin(id, fingerprint, ttlMs),
+  const store = over(memory, {
     get: async () => { throw broken },
     complete: async () => { throw broken },
     abandon: async () => { throw broken }
-  }
+  })
   const { idempotency, seen } = coordinator({ store })
   t.same(await idempotency.run(request(instantCalls().call)), { body: '42', replayed: false })
   t.same(seen.storeErrors, [broken])
@@ -325,12 +335,7 @@ test('clients that leave while another replica runs the call get their reason, a
 test('a deadline reached exactly is reached: no more polling', async (t) => {
   const memory = new MemoryStore({ maxKeys: 100 })
   let polls = 0
-  const store: IdempotencyStore = {
-    begin: (id, fingerprint, ttlMs) => memory.begin(id, fingerprint, ttlMs),
-    get: async (id) => { polls++; return await memory.get(id) },
-    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
-    abandon: (id) => memory.abandon(id)
-  }
+  const store = over(memory, { get: async (id) => { polls++; return await memory.get(id) } })
   await memory.begin('token%3Aweb:key-1', 'abc', 60_000)
   const { idempotency } = coordinator({ store, now: () => 1_000 })
   t.equal((await caught(idempotency.run(request(instantCalls().call, { deadlineAt: 1_000 })))).code, 'UPSTREAM_TIMEOUT')
@@ -340,12 +345,7 @@ test('a deadline reached exactly is reached: no more polling', async (t) => {
 test('a waiter on another replica claims again only once the marker has changed', async (t) => {
   const memory = new MemoryStore({ maxKeys: 100 })
   let claims = 0
-  const store: IdempotencyStore = {
-    begin: async (id, fingerprint, ttlMs) => { claims++; return await memory.begin(id, fingerprint, ttlMs) },
-    get: (id) => memory.get(id),
-    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
-    abandon: (id) => memory.abandon(id)
-  }
+  const store = over(memory, { begin: async (id, fingerprint, ttlMs) => { claims++; return await memory.begin(id, fingerprint, ttlMs) } })
   const a = coordinator({ store: memory })
   const b = coordinator({ store })
   const calls = manualCalls()
@@ -359,13 +359,19 @@ test('a waiter on another replica claims again only once the marker has changed'
   t.equal(claims, 2, 'the first claim, and one after the answer was stored')
 })
 
-test('a session created after every client left is kept: a retry replays it', async (t) => {
+/** A call whose only client has left while it runs. */
+async function abandonedCall () {
   const { idempotency } = coordinator()
   const calls = manualCalls()
   const client = new AbortController()
   const abandoned = idempotency.run(request(calls.call, { clientSignal: client.signal }))
   const first = await calls.nth(0)
   client.abort(new Error('gone'))
+  return { idempotency, calls, abandoned, first }
+}
+
+test('a session created after every client left is kept: a retry replays it', async (t) => {
+  const { idempotency, calls, abandoned, first } = await abandonedCall()
   first.resolve('31')
   await abandoned
   t.same(await idempotency.run(request(calls.call)), { body: '31', replayed: true })
@@ -373,12 +379,7 @@ test('a session created after every client left is kept: a retry replays it', as
 })
 
 test('a 4xx-class answer of a call every client abandoned is not kept: it says nothing about the request', async (t) => {
-  const { idempotency } = coordinator()
-  const calls = manualCalls()
-  const client = new AbortController()
-  const abandoned = idempotency.run(request(calls.call, { clientSignal: client.signal }))
-  const first = await calls.nth(0)
-  client.abort(new Error('gone'))
+  const { idempotency, calls, abandoned, first } = await abandonedCall()
   first.reject(new UpstreamError('CHATBOT_NOT_FOUND', { httpStatus: 200 }))
   await t.rejects(abandoned, { code: 'CHATBOT_NOT_FOUND' })
   const retry = idempotency.run(request(calls.call))
@@ -389,12 +390,7 @@ test('a 4xx-class answer of a call every client abandoned is not kept: it says n
 test('a request may give its own pending lifetime: a long call keeps its marker as long as it may run', async (t) => {
   const memory = new MemoryStore({ maxKeys: 100 })
   const ttls: number[] = []
-  const store: IdempotencyStore = {
-    begin: async (id, fingerprint, ttlMs) => { ttls.push(ttlMs); return await memory.begin(id, fingerprint, ttlMs) },
-    get: (id) => memory.get(id),
-    complete: (id, fingerprint, answer, ttlMs) => memory.complete(id, fingerprint, answer, ttlMs),
-    abandon: (id) => memory.abandon(id)
-  }
+  const store = over(memory, { begin: async (id, fingerprint, ttlMs) => { ttls.push(ttlMs); return await memory.begin(id, fingerprint, ttlMs) } })
   const { idempotency } = coordinator({ store })
   await idempotency.run(request(instantCalls().call))
   await idempotency.run(request(instantCalls().call, { key: 'key-2', pendingTtlMs: 65_000 }))
