@@ -22,9 +22,9 @@ import { StreamCut } from '../upstream/relay.ts'
 import type { RelayStream } from '../upstream/relay.ts'
 import type { OutgoingHttpHeaders } from 'node:http'
 
-/** Every code but the router's own and those of session creation alone. */
+/** Every code but the router's own and those of session creation alone (the bot check guards sessions only). */
 const MESSAGE_ERRORS = (Object.keys(ERRORS) as ErrorCode[]).filter((code) =>
-  !['NOT_FOUND', 'METHOD_NOT_ALLOWED', 'SERIAL_NUMBER_NOT_ALLOWED', 'CHATBOT_NOT_FOUND'].includes(code))
+  !['NOT_FOUND', 'METHOD_NOT_ALLOWED', 'SERIAL_NUMBER_NOT_ALLOWED', 'CHATBOT_NOT_FOUND', 'BOT_CHECK_REQUIRED', 'BOT_CHECK_FAILED', 'BOT_CHECK_UNAVAILABLE'].includes(code))
 
 const REPLAYED: HeaderDoc = { type: 'string', enum: ['true'], description: 'Present when the answer replays an earlier request with the same Idempotency-Key.' }
 const NO_STORE: HeaderDoc = { type: 'string', enum: ['no-store'], required: true, description: 'Answers are never cached.' }
