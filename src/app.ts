@@ -2,7 +2,7 @@
 // src/server.ts owns the process; tests build their own app.
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, onRequestHookHandler } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -11,6 +11,7 @@ import type { Config } from './config/config.ts'
 import { errorHandler, sendProblem } from './http/error-handler.ts'
 import { ProblemError } from './http/errors.ts'
 import { clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
+import { visitorTokenGuard } from './guards/visitor-token.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
 import { forwardedAddressCheck } from './http/forwarded-address.ts'
@@ -37,6 +38,10 @@ import { sessionRoutes } from './routes/sessions.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { SessionTokens } from './tokens/session-tokens.ts'
 import { SecretFiles } from './tokens/secret-files.ts'
+import { VisitorTokens } from './tokens/visitor-tokens.ts'
+import { Quotas } from './quotas/quotas.ts'
+import { MemoryQuotaStore } from './quotas/memory-store.ts'
+import { RedisQuotaStore } from './quotas/redis-store.ts'
 import { SecretScrubber } from './lib/secrets.ts'
 import { SECURITY_HEADERS } from './http/security-headers.ts'
 import { buildUpstream } from './upstream/build.ts'
@@ -56,6 +61,8 @@ export interface AppDeps {
   watchKeyFiles?: boolean
   /** The clock of cooldowns, windows and expiries (default Date.now; tests move one by hand). */
   now?: () => number
+  /** An undici dispatcher for the visitor key set and the bot check's verifier (default: undici's global one). */
+  identityDispatcher?: Dispatcher
 }
 
 declare module 'fastify' {
@@ -82,12 +89,57 @@ function observerOf (metrics: Metrics): UpstreamObserver {
 function secretsOf (config: Config): string[] {
   const redisPassword = config.redisUrl === undefined ? '' : decodeURIComponent(new URL(config.redisUrl).password)
   const { secret, previous } = config.sessionTokens
-  return [...config.clientTokens.map((client) => client.token), redisPassword, secret ?? '', previous ?? '']
+  const visitorSecret = config.visitors?.keys.kind === 'secret' ? config.visitors.keys.secret : ''
+  const botCheckSecret = config.botCheck.kind === 'turnstile' ? config.botCheck.secret : config.botCheck.kind === 'altcha' ? config.botCheck.hmacKey ?? '' : ''
+  return [...config.clientTokens.map((client) => client.token), redisPassword, secret ?? '', previous ?? '', visitorSecret, botCheckSecret]
 }
 
 /** A hop count as the function Fastify runs for it (its types omit the number form). */
 function trustProxyOption (trust: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust
+}
+
+/**
+ * Who is calling: with visitor tokens, one guard reads the bearer value as a client token or
+ * a visitor token; without, the client-token guard alone (none at all without client tokens).
+ */
+function callerGuard (app: FastifyInstance, config: Config, metrics: Metrics, deps: AppDeps): onRequestHookHandler | undefined {
+  if (config.visitors === undefined) return clientTokenGuard(config.clientTokens, config.requireClientToken)
+  const visitors = new VisitorTokens(config.visitors, {
+    now: deps.now,
+    dispatcher: deps.identityDispatcher,
+    onKeyFetchError: (cause) => app.log.warn({ cause }, 'the visitor key set could not be fetched')
+  })
+  visitors.start()
+  app.addHook('onClose', async () => { visitors.close() })
+  return visitorTokenGuard({
+    clientTokens: config.clientTokens,
+    requireClientToken: config.requireClientToken,
+    visitors,
+    requireVisitorToken: config.visitors.required,
+    onVerdict: (verdict, request) => {
+      metrics.recordVisitorToken(verdict.valid ? 'valid' : verdict.reason)
+      // The caller is never told which check failed; the log is (never the token).
+      if (!verdict.valid) request.log.info({ reason: verdict.reason }, 'visitor token refused')
+    }
+  }) as unknown as onRequestHookHandler
+}
+
+/** Daily quotas per visitor, in Redis when replicas share it; undefined when none is set. */
+function buildQuotas (app: FastifyInstance, config: Config, redis: Redis | undefined, metrics: Metrics, now: (() => number) | undefined): Quotas | undefined {
+  const { sessions, messages, tokens } = config.quotas
+  if (sessions === undefined && messages === undefined && tokens === undefined) return undefined
+  return new Quotas({
+    limits: config.quotas,
+    store: redis === undefined ? new MemoryQuotaStore({ now }) : new RedisQuotaStore(redis),
+    onStoreError: config.rateLimit.onStoreError,
+    onStoreFailure: (error) => {
+      metrics.recordStoreError('quota')
+      app.log.warn({ code: (error as { code?: string }).code, err: error.message }, 'quota store failed')
+    },
+    onExceeded: (kind) => metrics.recordQuotaRefused(kind),
+    now
+  })
 }
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -121,6 +173,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
   app.decorateRequest('clientName', null)
   app.decorateRequest('invalidClientToken', false)
+  app.decorateRequest('visitorId', null)
+  app.decorateRequest('invalidVisitorToken', false)
   app.decorateRequest('outcome', null)
 
   const metrics = deps.metrics ?? createMetrics()
@@ -193,6 +247,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await registerRateLimit(app, {
     limits: config.rateLimit,
     namedClients: config.clientTokens.length > 0,
+    visitors: config.visitors !== undefined,
     redis,
     onStoreFailure: (error) => {
       metrics.recordStoreError('rate_limit')
@@ -207,7 +262,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   healthRoutes(app, readiness)
   openApiRoutes(app)
   const idempotency = buildIdempotency(config, redis, metrics, app.log, deps.now)
-  const clientToken = clientTokenGuard(config.clientTokens, config.requireClientToken)
+  const clientToken = callerGuard(app, config, metrics, deps)
+  const quotas = buildQuotas(app, config, redis, metrics, deps.now)
   const origin = originGuard(config.cors.origins)
   sessionRoutes(app, {
     sessions: upstream.sessions,
@@ -216,7 +272,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     guards: clientToken === undefined ? [origin] : [clientToken, origin],
     allowedSerialNumbers: config.allowedSerialNumbers,
     defaultSerialNumber: config.defaultSerialNumber,
-    tokens
+    tokens,
+    quotas
   })
   // A wrong client token is refused at once here, after counting against its address:
   // the route's own limit is per session, and a guess names none.
@@ -230,7 +287,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     bodyLimitBytes: config.messages.bodyLimitBytes,
     rateLimitMax: config.messages.rateLimitMax,
     deadlineMs: config.messages.timeoutMs,
-    onMessage: (outcome) => metrics.recordMessage(outcome)
+    onMessage: (outcome) => metrics.recordMessage(outcome),
+    quotas
   })
 
   await app.ready()

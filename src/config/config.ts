@@ -7,6 +7,8 @@ import type { ClientToken, Parsed, TrustProxy } from './lists.ts'
 import { parseBaseUrl } from './base-url.ts'
 import { maxConnections, readOpenFilesLimit } from './connections.ts'
 import { readKeyFile, readSecretFile } from './key-file.ts'
+import { resolveIdentity } from './identity.ts'
+import type { IdentityConfig } from './identity.ts'
 import { hmacSecretProblem, redisPasswordProblem } from './secrets.ts'
 import { SERIAL_NUMBER } from './patterns.ts'
 import { CONFIG_VARIABLES, schema, VARIABLES } from './schema.ts'
@@ -14,8 +16,9 @@ import type { RawEnv, VariableName } from './schema.ts'
 
 export { CONFIG_VARIABLES }
 export type { ClientToken, TrustProxy }
+export type { BotCheckConfig, QuotaConfig, VisitorKeySource, VisitorTokenConfig } from './identity.ts'
 
-export interface Config {
+export interface Config extends IdentityConfig {
   apiKey: string
   apiKeyFile: string | undefined
   baseUrl: string
@@ -186,6 +189,7 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
   const access = parseAccess(raw, problems)
   const nextKey = resolveNextKey(raw.HOTTASK_API_KEY_NEXT, raw.HOTTASK_API_KEY_NEXT_FILE, problems)
   const sessionTokens = resolveSessionTokens(raw, problems)
+  const identity = resolveIdentity(raw, access.clientTokens, problems)
   const connections = maxConnections(raw.MAX_CONNECTIONS, host.openFilesLimit, raw.UPSTREAM_MAX_CONCURRENCY + raw.MESSAGE_MAX_CONCURRENCY)
   if (connections.problem !== undefined) problems.push(connections.problem)
   if (key === undefined || problems.length > 0) throw new ConfigError(problems)
@@ -242,6 +246,7 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
     idempotency: { ttlMs: raw.IDEMPOTENCY_TTL_MS, maxKeys: raw.IDEMPOTENCY_MAX_KEYS },
     metrics: { port: raw.METRICS_PORT, host: raw.METRICS_HOST ?? raw.HOST },
     sessionTokens,
+    ...identity,
     messages: {
       maxChars: raw.MESSAGE_MAX_CHARS,
       bodyLimitBytes: raw.MESSAGE_BODY_LIMIT_BYTES,

@@ -7,7 +7,7 @@ import { VARIABLES } from './schema.ts'
 import { hmacSecretProblem } from './secrets.ts'
 
 /** The file's text, surrounding whitespace trimmed. */
-function readTrimmed (path: string, variable: string): { text?: string, problem?: string } {
+export function readTrimmed (path: string, variable: string): { text?: string, problem?: string } {
   try {
     return { text: readFileSync(path, 'utf8').trim() }
   } catch (error) {

@@ -6,6 +6,10 @@ import { API_KEY_PATTERN, SERIAL_NUMBER_PATTERN } from './patterns.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
+/** Node's timer limit: every new *_MS variable may go up to it, every *_S variable to its seconds. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000)
+
 interface IntegerSchema { type: 'integer', minimum: number, maximum: number }
 
 // Overloads, so the type knows which integers have a default (and are never undefined).
@@ -88,6 +92,30 @@ export const VARIABLES = {
   MESSAGE_RATE_LIMIT_MAX: integer(1, 1000000000, 20),
   MESSAGE_MAX_CONCURRENCY: integer(1, 65536, 256),
   MESSAGE_QUEUE_MAX: integer(0, 1000000, 1024),
+  VISITOR_JWKS_URL: { schema: { type: 'string', pattern: '^https?://' }, expected: 'an https:// URL of a JSON Web Key Set' },
+  VISITOR_JWKS_COOLDOWN_MS: integer(1, MAX_TIMER_MS, 30000),
+  VISITOR_JWT_PUBLIC_KEY: { schema: { type: 'string' }, expected: 'a PEM public key (RSA, EC P-256/384/521 or Ed25519)' },
+  VISITOR_JWT_PUBLIC_KEY_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  VISITOR_JWT_SECRET: { schema: { type: 'string' }, expected: 'at least 32 bytes (HS256)' },
+  VISITOR_JWT_SECRET_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  VISITOR_JWT_ISSUER: { schema: { type: 'string', minLength: 1 }, expected: 'the `iss` your site\'s backend writes into visitor tokens' },
+  VISITOR_JWT_AUDIENCE: { schema: { type: 'string', minLength: 1 }, expected: 'the `aud` your site\'s backend writes into visitor tokens' },
+  VISITOR_JWT_MAX_TTL_S: integer(1, MAX_TIMER_S, 3600),
+  REQUIRE_VISITOR_TOKEN: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
+  BOT_CHECK: { schema: { type: 'string', enum: ['off', 'turnstile', 'altcha'], default: 'off' }, expected: '`off`, `turnstile` or `altcha`' },
+  BOT_CHECK_TIMEOUT_MS: integer(1, MAX_TIMER_MS, 3000),
+  BOT_CHECK_ON_ERROR: { schema: { type: 'string', enum: ['closed', 'open'], default: 'closed' }, expected: '`closed` or `open`' },
+  TURNSTILE_VERIFY_URL: { schema: { type: 'string', pattern: '^https?://', default: 'https://challenges.cloudflare.com/turnstile/v0/siteverify' }, expected: 'an https:// URL' },
+  TURNSTILE_SECRET: { schema: { type: 'string', minLength: 1 }, expected: 'the Turnstile widget\'s secret key' },
+  TURNSTILE_SECRET_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  TURNSTILE_ACTION: { schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, expected: 'the action name the widget is rendered with (1-32 characters A-Z a-z 0-9 _ -)' },
+  ALTCHA_HMAC_KEY: { schema: { type: 'string' }, expected: 'at least 32 bytes (a random string: `openssl rand -base64 48`)' },
+  ALTCHA_HMAC_KEY_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
+  ALTCHA_MAX_NUMBER: integer(1000, 100000000, 100000),
+  ALTCHA_TTL_S: integer(1, MAX_TIMER_S, 300),
+  QUOTA_SESSIONS_PER_DAY: integer(1, 1000000000),
+  QUOTA_MESSAGES_PER_DAY: integer(1, 1000000000),
+  QUOTA_TOKENS_PER_DAY: integer(1, 1000000000000),
   DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
 } as const
 

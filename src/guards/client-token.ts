@@ -21,9 +21,9 @@ declare module 'fastify' {
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
 
 /** `Bearer <token>`, the scheme in any case; the token is one word. */
-const BEARER = /^Bearer +(\S+) *$/i
-const CHALLENGE = { 'www-authenticate': 'Bearer' }
-const INVALID = { 'www-authenticate': 'Bearer error="invalid_token"' }
+export const BEARER = /^Bearer +(\S+) *$/i
+export const CHALLENGE = { 'www-authenticate': 'Bearer' }
+export const INVALID = { 'www-authenticate': 'Bearer error="invalid_token"' }
 
 /** The client's name for a presented token, or undefined when no token matches. */
 export function tokenMatcher (tokens: ClientToken[]): (presented: string) => string | undefined {
@@ -61,9 +61,11 @@ export function clientTokenGuard (tokens: ClientToken[], required: boolean): onR
   }
 }
 
-/** Refuses a request whose token matched no client; runs after the rate limit, before the body is read. */
+/** Refuses a request whose token matched no client, or a visitor token that failed; runs after the rate limit, before the body is read. */
 export function refuseInvalidToken (request: FastifyRequest, _reply: FastifyReply, _payload: unknown, done: (error?: Error) => void): void {
-  done(request.invalidClientToken ? new ProblemError('INVALID_CLIENT_TOKEN', undefined, INVALID) : undefined)
+  if (request.invalidClientToken) done(new ProblemError('INVALID_CLIENT_TOKEN', undefined, INVALID))
+  else if (request.invalidVisitorToken) done(new ProblemError('INVALID_VISITOR_TOKEN', undefined, INVALID))
+  else done()
 }
 
 /**
@@ -78,7 +80,7 @@ export function tokenGuessLimit (app: FastifyInstance, limits: { max: number, wi
     keyGenerator: (request: FastifyRequest) => `token-guess:${normalizeIP(request.ip)}`
   }) as unknown as (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   return function limitTokenGuess (request, reply, done) {
-    if (!request.invalidClientToken) {
+    if (!request.invalidClientToken && !request.invalidVisitorToken) {
       done()
       return
     }

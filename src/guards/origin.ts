@@ -9,8 +9,8 @@ export function originGuard (origins: string[]) {
   const anyOrigin = origins.includes('*')
   const listed = new Set(origins)
   return function checkOrigin (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
-    // A wrong client token is answered 401 whatever the origin (once the rate limit has counted it).
-    if (request.invalidClientToken) {
+    // A wrong client or visitor token is answered 401 whatever the origin (once the rate limit has counted it).
+    if (request.invalidClientToken || request.invalidVisitorToken) {
       done()
       return
     }

@@ -33,7 +33,7 @@ export function sessionTokenGuard (tokens: SessionTokens) {
       return
     }
     const verdict = typeof token === 'string'
-      ? tokens.verify(token, sessionIdOf(request), { clientName: request.clientName, origin: request.headers.origin })
+      ? tokens.verify(token, sessionIdOf(request), { clientName: request.clientName, visitorId: request.visitorId, origin: request.headers.origin })
       : { valid: false as const, code: 'INVALID_SESSION_TOKEN' as const }
     if (!verdict.valid) {
       done(new ProblemError(verdict.code))

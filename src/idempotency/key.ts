@@ -14,14 +14,15 @@ export function validIdempotencyKey (value: unknown): value is string {
 export const MIN_ANONYMOUS_KEY_CHARS = 16
 
 /**
- * The scope of a caller's keys: a client token's name, or, for anonymous callers, their
+ * The scope of a caller's keys: a client token's name, a visitor's identity, or, for anonymous callers, their
  * address, Origin and User-Agent together (hashed, so the scope stays short), so two
  * visitors behind one address who pick the same key still do not share an answer.
  */
-export function scopeOf (clientName: string | null, address: string, origin: string | undefined, userAgent: string | undefined): string {
-  if (clientName !== null) return `client:${clientName}`
-  const caller = createHash('sha256').update(JSON.stringify([address, origin, userAgent])).digest('base64url')
-  return `anon:${caller}`
+export function scopeOf (caller: { clientName: string | null, visitorId: string | null }, address: string, origin: string | undefined, userAgent: string | undefined): string {
+  if (caller.clientName !== null) return `client:${caller.clientName}`
+  if (caller.visitorId !== null) return `visitor:${caller.visitorId}`
+  const anonymous = createHash('sha256').update(JSON.stringify([address, origin, userAgent])).digest('base64url')
+  return `anon:${anonymous}`
 }
 
 /**

@@ -21,6 +21,11 @@ import type { MessageService } from '../upstream/message-service.ts'
 import { StreamCut } from '../upstream/relay.ts'
 import type { RelayStream } from '../upstream/relay.ts'
 import type { OutgoingHttpHeaders } from 'node:http'
+import { identityOf } from '../guards/identity.ts'
+import { quotaHeaders } from '../quotas/quotas.ts'
+import type { Quotas, QuotaState } from '../quotas/quotas.ts'
+import { UpstreamError } from '../upstream/upstream-error.ts'
+import type { MessageResult } from '../upstream/message-service.ts'
 
 /** Every code but the router's own and those of session creation alone (the bot check guards sessions only). */
 const MESSAGE_ERRORS = (Object.keys(ERRORS) as ErrorCode[]).filter((code) =>
@@ -79,7 +84,13 @@ export interface MessageRouteOptions {
   /** How long a duplicate may wait for another replica's call. */
   deadlineMs: number
   onMessage: (outcome: MessageOutcome) => void
+  /** Daily quotas per visitor; undefined: none configured. */
+  quotas: Quotas | undefined
 }
+
+/** Whether a failed message reached the upstream (and so spent the visitor's quota). */
+const reachedUpstream = (error: unknown): boolean =>
+  error instanceof UpstreamError && error.facts.notSent !== true && error.facts.shortCircuited !== true
 
 /** Not only whitespace (any Unicode white space). */
 const HAS_TEXT = /\S/u
@@ -124,7 +135,32 @@ const answerBody = (answer: ChatAnswer): string =>
   (answer.totalTokens === undefined ? '}' : `,"totalTokens":${answer.totalTokens}}`)
 
 export function messageRoutes (app: FastifyInstance, options: MessageRouteOptions): void {
-  const { messages, idempotency, tokens, maxChars, onMessage } = options
+  const { messages, idempotency, tokens, maxChars, onMessage, quotas } = options
+
+  /**
+   * One message upstream, spending the visitor's quota first: a message refused before it
+   * reaches the upstream (overload, an open circuit, nothing sent) gives it back. A whole
+   * answer's tokens are then counted; the X-Quota-* headers tell what is left.
+   */
+  async function spendAndSend (identity: string, send: () => Promise<MessageResult>, reply: FastifyReply): Promise<MessageResult> {
+    const spent = await quotas?.spend('messages', identity)
+    let result: MessageResult
+    try {
+      result = await send()
+    } catch (error) {
+      if (!reachedUpstream(error)) await spent?.refund()
+      throw error
+    }
+    let state: QuotaState | undefined = spent?.state
+    if (result.kind === 'answer' && result.answer.totalTokens !== undefined && quotas?.has('tokens') === true) {
+      const tokens = await quotas.addTokens(identity, result.answer.totalTokens)
+      // With a tokens quota alone, its state after this answer is the one to tell.
+      if (state?.kind === 'tokens' && tokens !== undefined) state = tokens
+    }
+    if (state !== undefined) reply.headers(quotaHeaders(state))
+    return result
+  }
+
   app.post<{ Params: MessageParams, Body: MessageBody, Headers: MessageHeaders }>('/sessions/:sessionId/messages', {
     // Its own array: the rate-limit plugin pushes the per-session limit after these.
     onRequest: [...options.guards, checkSessionPath, sessionTokenGuard(tokens)],
@@ -185,7 +221,10 @@ export function messageRoutes (app: FastifyInstance, options: MessageRouteOption
     const serialNumber = request.sessionChatbot as string
     const client = watchClient(reply)
     try {
-      const send = async (signal: CancelSignal) => await messages.send({ sessionId, serialNumber, content, stream, requestId: request.id, clientSignal: signal, log: request.log })
+      const ask = (signal: CancelSignal) => () => messages.send({ sessionId, serialNumber, content, stream, requestId: request.id, clientSignal: signal, log: request.log })
+      const send = quotas === undefined
+        ? async (signal: CancelSignal) => await ask(signal)()
+        : async (signal: CancelSignal) => await spendAndSend(identityOf(request), ask(signal), reply)
       if (stream) {
         const result = await send(client.signal)
         request.outcome = { attempts: result.attempts }
@@ -208,7 +247,7 @@ export function messageRoutes (app: FastifyInstance, options: MessageRouteOption
       if (key === undefined) {
         body = await whole(client.signal)
       } else {
-        const scope = `${scopeOf(request.clientName, request.ip, request.headers.origin, request.headers['user-agent'])}/session:${sessionId}`
+        const scope = `${scopeOf(request, request.ip, request.headers.origin, request.headers['user-agent'])}/session:${sessionId}`
         const answer = await idempotency.run({
           scope,
           key,

@@ -17,6 +17,9 @@ import { IDEMPOTENCY_KEY_PATTERN, MIN_ANONYMOUS_KEY_CHARS, scopeOf } from '../id
 import type { SessionService } from '../upstream/session-service.ts'
 import { bindingOf, MAX_TOKEN_CHARS } from '../tokens/session-tokens.ts'
 import type { SessionTokens } from '../tokens/session-tokens.ts'
+import { identityOf } from '../guards/identity.ts'
+import { quotaHeaders } from '../quotas/quotas.ts'
+import type { Quotas } from '../quotas/quotas.ts'
 
 function bodySchema (serialNumberRequired: boolean) {
   return {
@@ -110,10 +113,12 @@ export interface SessionRouteOptions {
   allowedSerialNumbers: string[] | undefined
   defaultSerialNumber: string | undefined
   tokens: SessionTokens
+  /** Daily quotas per visitor; undefined: none configured. */
+  quotas: Quotas | undefined
 }
 
 export function sessionRoutes (app: FastifyInstance, options: SessionRouteOptions): void {
-  const { sessions, idempotency, deadlineMs, defaultSerialNumber, tokens } = options
+  const { sessions, idempotency, deadlineMs, defaultSerialNumber, tokens, quotas } = options
   const allowed = options.allowedSerialNumbers === undefined ? undefined : new Set(options.allowedSerialNumbers)
 
   // With a default chatbot, a POST without any body stands for `{}`.
@@ -140,12 +145,21 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     const client = watchClient(reply)
     // The body, built once: a replay answers the same session with the same token.
     const create = async (signal: CancelSignal): Promise<string> => {
-      const created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
+      // Spent only for a session the upstream creates: a refusal gives it back.
+      const spent = await quotas?.spend('sessions', identityOf(request))
+      let created
+      try {
+        created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
+      } catch (error) {
+        await spent?.refund()
+        throw error
+      }
+      if (spent !== undefined) reply.headers(quotaHeaders(spent.state))
       request.outcome = created
       const sessionToken = tokens.issue({
         sessionId: created.sessionId,
         serialNumber,
-        binding: bindingOf({ clientName: request.clientName, origin: request.headers.origin })
+        binding: bindingOf({ clientName: request.clientName, visitorId: request.visitorId, origin: request.headers.origin })
       })
       // The id's exact digits go out as a JSON number, even beyond 2^53-1.
       return `{"sessionId":${created.sessionId},"sessionToken":"${sessionToken}"}`
@@ -159,7 +173,7 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
         if (request.clientName === null && key.length < MIN_ANONYMOUS_KEY_CHARS) {
           throw new ProblemError('VALIDATION_FAILED', `An anonymous Idempotency-Key must have at least ${MIN_ANONYMOUS_KEY_CHARS} characters: use a random one, such as a UUID.`)
         }
-        const scope = scopeOf(request.clientName, request.ip, request.headers.origin, request.headers['user-agent'])
+        const scope = scopeOf(request, request.ip, request.headers.origin, request.headers['user-agent'])
         const answer = await idempotency.run({
           scope, key, fingerprint: `chatbot:${serialNumber}`, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call: create
         })

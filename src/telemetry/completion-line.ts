@@ -16,6 +16,8 @@ export interface CompletionFields {
   time: number
   requestId: string
   client: string | null
+  /** A verified visitor's identity (a digest, never the subject itself). */
+  visitor?: string | null
   method: string
   url: string
   host: string | undefined
@@ -49,6 +51,7 @@ export function completionLine (f: CompletionFields): string {
     text('host', f.host) + text('remoteAddress', f.remoteAddress) + number('remotePort', f.remotePort) + '}'
   return `{"level":${INFO},"time":${f.time}${f.bindings}` +
     text('requestId', f.requestId) + (f.client === null ? '' : text('client', f.client)) +
+    (f.visitor === undefined || f.visitor === null ? '' : text('visitor', f.visitor)) +
     `,"req":${req},"res":{"statusCode":${f.statusCode}}` + number('responseTime', f.responseTime) +
     text('sessionId', f.sessionId) + number('attempts', f.attempts) + text('code', f.code) + text('detail', f.detail) + text('streamEnd', f.streamEnd) +
     ',' + MESSAGE

@@ -14,7 +14,7 @@ export type OverloadReason = typeof OVERLOAD_REASONS[number]
 export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const
 export type CircuitState = typeof CIRCUIT_STATES[number]
 
-export const STORES = ['rate_limit', 'idempotency'] as const
+export const STORES = ['rate_limit', 'idempotency', 'quota', 'bot_check'] as const
 export type Store = typeof STORES[number]
 
 /** How one upstream attempt ended: a session, a client that left, or the error code it mapped to. */
@@ -37,3 +37,15 @@ export type StreamEnd = typeof STREAM_ENDS[number]
 export type MessageOutcome = 'answered' | 'streamed' | 'client_gone' | ErrorCode
 
 export const MESSAGE_OUTCOMES: readonly MessageOutcome[] = ['answered', 'streamed', 'client_gone', ...(Object.keys(ERRORS) as ErrorCode[])]
+
+/** How a visitor token's verification ended: valid, why it was refused, or no key set to judge it by. */
+export const VISITOR_TOKEN_OUTCOMES = ['valid', 'signature', 'expired', 'not_yet_valid', 'claims', 'lifetime', 'unknown_kid', 'algorithm', 'malformed', 'keys_unavailable'] as const
+export type VisitorTokenOutcome = typeof VISITOR_TOKEN_OUTCOMES[number]
+export type VisitorRefusal = Exclude<VisitorTokenOutcome, 'valid' | 'keys_unavailable'>
+
+/** How a bot check ended: passed, refused and why, or its verifier failed (then closed, or let through with BOT_CHECK_ON_ERROR=open). */
+export const BOT_CHECK_OUTCOMES = ['passed', 'missing', 'invalid', 'expired', 'replayed', 'hostname', 'action', 'unavailable', 'let_through'] as const
+export type BotCheckOutcome = typeof BOT_CHECK_OUTCOMES[number]
+
+export const QUOTA_KINDS = ['sessions', 'messages', 'tokens'] as const
+export type QuotaKindName = typeof QUOTA_KINDS[number]

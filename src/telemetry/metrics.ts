@@ -7,8 +7,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { LatencyHistogram } from './latency-histogram.ts'
 import type { Series } from './latency-histogram.ts'
 import { fingerprint } from '../lib/secrets.ts'
-import { ATTEMPT_OUTCOMES, CIRCUIT_STATES, MESSAGE_OUTCOMES, OVERLOAD_REASONS, RETRY_REASONS, STORES, STREAM_ENDS } from './events.ts'
-import type { AttemptOutcome, CircuitState, MessageOutcome, OverloadReason, RetryReason, Store, StreamEnd } from './events.ts'
+import { ATTEMPT_OUTCOMES, BOT_CHECK_OUTCOMES, CIRCUIT_STATES, MESSAGE_OUTCOMES, OVERLOAD_REASONS, QUOTA_KINDS, RETRY_REASONS, STORES, STREAM_ENDS, VISITOR_TOKEN_OUTCOMES } from './events.ts'
+import type { AttemptOutcome, BotCheckOutcome, CircuitState, MessageOutcome, OverloadReason, QuotaKindName, RetryReason, Store, StreamEnd, VisitorTokenOutcome } from './events.ts'
 
 export const PREFIX = 'hottask_proxy_'
 /** The route label of requests no route matched (404, and 405 through the not-found handler). */
@@ -52,6 +52,9 @@ export class Metrics {
   readonly #overloadReasons = new Set<string>(OVERLOAD_REASONS)
   readonly #messageOutcomes = new Set<string>(MESSAGE_OUTCOMES)
   readonly #streamEnds = new Set<string>(STREAM_ENDS)
+  readonly #visitorOutcomes = new Set<string>(VISITOR_TOKEN_OUTCOMES)
+  readonly #botCheckOutcomes = new Set<string>(BOT_CHECK_OUTCOMES)
+  readonly #quotaKinds = new Set<string>(QUOTA_KINDS)
 
   #load: UpstreamLoad | undefined
   #messageLoad: UpstreamLoad | undefined
@@ -71,6 +74,9 @@ export class Metrics {
   readonly #connectionsDropped: Counter
   readonly #messages: Counter<'outcome'>
   readonly #streams: Counter<'end'>
+  readonly #visitorTokens: Counter<'outcome'>
+  readonly #botChecks: Counter<'outcome'>
+  readonly #quotaRefusals: Counter<'quota'>
   readonly #firstByte: Histogram
   readonly #apiKey: Gauge<'fingerprint'>
 
@@ -97,6 +103,9 @@ export class Metrics {
     this.#overload = counter('overload_refusals_total', 'Requests refused with 503 OVERLOADED, by reason.', ['reason'])
     this.#connectionsDropped = counter('connections_dropped_total', 'Client connections closed on arrival because MAX_CONNECTIONS were open.')
     this.#messages = counter('messages_total', 'Message requests, by outcome: answered, streamed, client_gone, or the error code.', ['outcome'])
+    this.#visitorTokens = counter('visitor_tokens_total', 'Visitor tokens verified, by outcome: valid, why one was refused, or keys_unavailable.', ['outcome'])
+    this.#botChecks = counter('bot_checks_total', 'Bot checks of POST /sessions, by outcome: passed, why one was refused, unavailable, or let_through (BOT_CHECK_ON_ERROR=open).', ['outcome'])
+    this.#quotaRefusals = counter('quota_refusals_total', 'Requests refused with 429 QUOTA_EXCEEDED, by the quota spent.', ['quota'])
     this.#streams = counter('message_streams_total', 'Relayed message streams, by how they ended.', ['end'])
     this.#firstByte = new Histogram({ name: PREFIX + 'message_first_byte_seconds', help: 'Time from a message\'s admission to the upstream\'s answer headers (a whole answer: its end).', buckets: FIRST_BYTE_BUCKETS, registers })
     this.#apiKey = new Gauge({ name: PREFIX + 'api_key_info', help: 'The API key in use, named by its fingerprint.', labelNames: ['fingerprint'], registers })
@@ -118,6 +127,9 @@ export class Metrics {
     for (const store of STORES) this.#storeErrors.inc({ store }, 0)
     for (const reason of OVERLOAD_REASONS) this.#overload.inc({ reason }, 0)
     for (const end of STREAM_ENDS) this.#streams.inc({ end }, 0)
+    for (const outcome of VISITOR_TOKEN_OUTCOMES) this.#visitorTokens.inc({ outcome }, 0)
+    for (const outcome of BOT_CHECK_OUTCOMES) this.#botChecks.inc({ outcome }, 0)
+    for (const quota of QUOTA_KINDS) this.#quotaRefusals.inc({ quota }, 0)
     for (const outcome of ['answered', 'streamed']) this.#messages.inc({ outcome }, 0)
     this.setCircuitState('closed')
   }
@@ -186,6 +198,9 @@ export class Metrics {
   recordOverload (reason: OverloadReason): void { this.#overload.inc({ reason: bounded(this.#overloadReasons, reason) }) }
   recordConnectionDropped (): void { this.#connectionsDropped.inc() }
   recordMessage (outcome: MessageOutcome): void { this.#messages.inc({ outcome: bounded(this.#messageOutcomes, outcome) }) }
+  recordVisitorToken (outcome: VisitorTokenOutcome): void { this.#visitorTokens.inc({ outcome: bounded(this.#visitorOutcomes, outcome) }) }
+  recordBotCheck (outcome: BotCheckOutcome): void { this.#botChecks.inc({ outcome: bounded(this.#botCheckOutcomes, outcome) }) }
+  recordQuotaRefused (quota: QuotaKindName): void { this.#quotaRefusals.inc({ quota: bounded(this.#quotaKinds, quota) }) }
   recordStreamEnd (end: StreamEnd): void { this.#streams.inc({ end: bounded(this.#streamEnds, end) }) }
   recordFirstByte (seconds: number): void { this.#firstByte.observe(seconds) }
 

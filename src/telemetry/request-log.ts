@@ -56,6 +56,7 @@ export class RequestLog extends LogController {
       time: Date.now(),
       requestId: request.id,
       client: request.clientName,
+      visitor: request.visitorId,
       method: request.method,
       url: request.url,
       host: request.host,

@@ -12,15 +12,18 @@ const VERSION = 'v1'
 export const MAX_TOKEN_CHARS = 512
 const TOKEN_SHAPE = /^v1\.([A-Za-z0-9_-]{1,400})\.([A-Za-z0-9_-]{43})$/
 
-/** Who may use a session: the client token's name, else the page's Origin, else anyone holding the token. */
+/** Who may use a session: the client token's name, else the visitor, else the page's Origin, else anyone holding the token. */
 export type Binding =
   | { kind: 'client', name: string }
+  | { kind: 'visitor', id: string }
   | { kind: 'origin', origin: string }
   | { kind: 'none' }
 
 /** The caller of a request, as a binding is checked against it. */
 export interface Caller {
   clientName: string | null
+  /** A verified visitor token's identity (absent: none). */
+  visitorId?: string | null
   origin: string | undefined
 }
 
@@ -39,9 +42,9 @@ interface Payload {
   s: string
   /** Chatbot. */
   b: string
-  /** Binding kind: client, origin or none. */
-  k: 'c' | 'o' | 'n'
-  /** Digest of the bound identity (empty for none): the token does not carry the name or Origin itself. */
+  /** Binding kind: client, visitor, origin or none. */
+  k: 'c' | 'v' | 'o' | 'n'
+  /** Digest of the bound identity (empty for none): the token does not carry the name, visitor or Origin itself. */
   c: string
   /** Expiry, epoch ms. */
   e: number
@@ -57,6 +60,7 @@ export interface SessionTokensOptions {
 /** The binding a new session gets from the request that creates it. */
 export function bindingOf (caller: Caller): Binding {
   if (caller.clientName !== null) return { kind: 'client', name: caller.clientName }
+  if (caller.visitorId !== undefined && caller.visitorId !== null) return { kind: 'visitor', id: caller.visitorId }
   if (caller.origin !== undefined) return { kind: 'origin', origin: caller.origin }
   return { kind: 'none' }
 }
@@ -67,6 +71,7 @@ const identityDigest = (secret: KeyObject, kind: string, identity: string): stri
 
 function bindingPayload (secret: KeyObject, binding: Binding): Pick<Payload, 'k' | 'c'> {
   if (binding.kind === 'client') return { k: 'c', c: identityDigest(secret, 'client', binding.name) }
+  if (binding.kind === 'visitor') return { k: 'v', c: identityDigest(secret, 'visitor', binding.id) }
   if (binding.kind === 'origin') return { k: 'o', c: identityDigest(secret, 'origin', binding.origin) }
   return { k: 'n', c: '' }
 }
@@ -74,10 +79,10 @@ function bindingPayload (secret: KeyObject, binding: Binding): Pick<Payload, 'k'
 /** Whether the caller is the one the payload is bound to (under the secret that signed it). */
 function callerMatches (secret: KeyObject, payload: Payload, caller: Caller): boolean {
   if (payload.k === 'n') return true
-  const identity = payload.k === 'c' ? caller.clientName : caller.origin
+  const [kind, identity] = payload.k === 'c' ? ['client', caller.clientName] : payload.k === 'v' ? ['visitor', caller.visitorId] : ['origin', caller.origin]
   if (identity === null || identity === undefined) return false
   const expected = Buffer.from(payload.c)
-  const actual = Buffer.from(identityDigest(secret, payload.k === 'c' ? 'client' : 'origin', identity))
+  const actual = Buffer.from(identityDigest(secret, kind, identity))
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }
 
@@ -91,7 +96,7 @@ function parsePayload (encoded: string): Payload | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const { s, b, k, c, e } = value as Record<string, unknown>
   if (typeof s !== 'string' || typeof b !== 'string' || typeof c !== 'string' || typeof e !== 'number') return undefined
-  if (k !== 'c' && k !== 'o' && k !== 'n') return undefined
+  if (k !== 'c' && k !== 'v' && k !== 'o' && k !== 'n') return undefined
   return { s, b, k, c, e }
 }
 

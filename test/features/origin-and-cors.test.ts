@@ -2,7 +2,7 @@ import { test } from 'tap'
 import { postSession, setup } from '../helpers/setup.ts'
 
 const SHOP = 'https://shop.example'
-const EXPOSED = 'X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Idempotent-Replayed'
+const EXPOSED = 'X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Idempotent-Replayed, X-Quota-Limit, X-Quota-Remaining, X-Quota-Reset'
 
 test('a listed origin is served, with CORS headers on success and errors', async (t) => {
   const { app } = await setup(t, { CORS_ORIGINS: `${SHOP},https://www.shop.example` })
@@ -75,7 +75,7 @@ test('preflight for a listed origin', async (t) => {
   t.equal(res.statusCode, 204)
   t.equal(res.headers['access-control-allow-origin'], SHOP)
   t.match(res.headers['access-control-allow-methods'], /POST/)
-  t.equal(res.headers['access-control-allow-headers'], 'Content-Type, Authorization, X-Request-Id, Idempotency-Key, Session-Token')
+  t.equal(res.headers['access-control-allow-headers'], 'Content-Type, Authorization, X-Request-Id, Idempotency-Key, Session-Token, Bot-Check-Token')
   t.equal(res.headers['access-control-max-age'], '900')
   t.match(res.headers.vary, /Origin/)
   t.notOk(res.headers['access-control-allow-credentials'])

@@ -3,9 +3,10 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 
-export const ALLOWED_REQUEST_HEADERS = ['Content-Type', 'Authorization', 'X-Request-Id', 'Idempotency-Key', 'Session-Token']
+export const ALLOWED_REQUEST_HEADERS = ['Content-Type', 'Authorization', 'X-Request-Id', 'Idempotency-Key', 'Session-Token', 'Bot-Check-Token']
 export const EXPOSED_HEADERS = [
-  'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Idempotent-Replayed'
+  'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Idempotent-Replayed',
+  'X-Quota-Limit', 'X-Quota-Remaining', 'X-Quota-Reset'
 ]
 
 export async function registerCors (app: FastifyInstance, origins: string[], maxAgeSeconds: number): Promise<void> {

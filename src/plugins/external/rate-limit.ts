@@ -1,4 +1,4 @@
-// @fastify/rate-limit settings: per client (token name, else IP), counters in Redis when
+// @fastify/rate-limit settings: per client (token name, else visitor, else IP), counters in Redis when
 // configured so every replica enforces one limit. A store failure never becomes a 500:
 // `open` serves the request and records the failure, `closed` refuses with 503.
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
@@ -12,16 +12,21 @@ import type { StoreFailureListener } from './rate-limit-store.ts'
 export const STORE_RETRY_AFTER_SECONDS = 5
 
 /**
- * A named client by its name; anyone else by address, an IPv6 address by its /64 (one
- * network, which a single host can fill with addresses), as the plugin's default key does.
+ * A named client by its name, a visitor by its identity (a pool of addresses does not
+ * walk around it); anyone else by address, an IPv6 address by its /64 (one network,
+ * which a single host can fill with addresses), as the plugin's default key does.
  */
-const clientKey = (request: FastifyRequest): string =>
-  request.clientName === null ? normalizeIP(request.ip) : `client:${request.clientName}`
+const clientKey = (request: FastifyRequest): string => {
+  if (request.clientName !== null) return `client:${request.clientName}`
+  return request.visitorId === null ? normalizeIP(request.ip) : `visitor:${request.visitorId}`
+}
 
 export interface RateLimitOptions {
   limits: Config['rateLimit']
-  /** Whether client tokens are configured (otherwise every caller is anonymous). */
+  /** Whether client tokens are configured (otherwise no caller has a client's limit). */
   namedClients: boolean
+  /** Whether visitor tokens are configured (otherwise no caller is a visitor). */
+  visitors: boolean
   redis: Redis | undefined
   onStoreFailure: StoreFailureListener
   onLimited: (request: FastifyRequest) => void
@@ -37,9 +42,9 @@ export async function registerRateLimit (app: FastifyInstance, options: RateLimi
     // A number when every caller is anonymous: the plugin awaits a function's answer.
     max: options.namedClients ? (request: FastifyRequest) => request.clientName === null ? limits.max : limits.clientMax : limits.max,
     timeWindow: limits.windowMs,
-    // Without client tokens every caller is anonymous: the plugin's default key is the
-    // same, and it is computed inline where a custom one is awaited on every request.
-    keyGenerator: options.namedClients ? clientKey : undefined,
+    // Without client or visitor tokens every caller is anonymous: the plugin's default key
+    // is the same, and it is computed inline where a custom one is awaited on every request.
+    keyGenerator: options.namedClients || options.visitors ? clientKey : undefined,
     store: guardedStore({ redis, namespace: 'hottask-proxy:rate-limit:', onFailure: options.onStoreFailure, refusal: failure }),
     skipOnError: false,
     onExceeded: options.onLimited,

@@ -47,6 +47,9 @@ test('defaults', async (t) => {
     idempotency: { ttlMs: 86400000, maxKeys: 10000 },
     metrics: { port: 9464, host: '0.0.0.0' },
     sessionTokens: { secret: undefined, secretFile: undefined, previous: undefined, previousFile: undefined, ttlMs: 86400000 },
+    visitors: undefined,
+    botCheck: { kind: 'off' },
+    quotas: { sessions: undefined, messages: undefined, tokens: undefined },
     messages: { maxChars: 4000, bodyLimitBytes: 32768, timeoutMs: 60000, streamIdleTimeoutMs: 30000, streamMaxMs: 300000, rateLimitMax: 20, maxConcurrency: 256, queueMax: 1024 }
   })
 })

@@ -25,6 +25,7 @@ const BASE: Case = {
 const CASES: Array<[string, Case]> = [
   ['a created session', { ...BASE, sessionId: '9007199254740993', attempts: 2 }],
   ['a named client', { ...BASE, client: 'billing', sessionId: '1', attempts: 1 }],
+  ['a visitor', { ...BASE, visitor: 'q1w2e3r4t5y6u7i8o9p0aa', sessionId: '2', attempts: 1 }],
   ['a refusal with its detail', { ...BASE, statusCode: 403, code: 'ORIGIN_NOT_ALLOWED', detail: 'Origin "x" is not \\ allowed\n' }],
   ['a url and host that need escaping', { ...BASE, statusCode: 404, url: '/a"b\\c\u0001\u2028é?x=<y>', host: 'h"ost' }],
   ['a socket already gone', { ...BASE, statusCode: 499, host: undefined, remoteAddress: undefined, remotePort: undefined }]
@@ -36,6 +37,7 @@ function pinoLine (fields: Case): string {
   const { logger } = createLogger('info', new SecretScrubber(), capture)
   let log = logger.child({ requestId: fields.requestId })
   if (fields.client !== null) log = log.child({ client: fields.client })
+  if (fields.visitor !== undefined && fields.visitor !== null) log = log.child({ visitor: fields.visitor })
   const req = { method: fields.method, url: fields.url, host: fields.host, ip: fields.remoteAddress, socket: { remotePort: fields.remotePort } }
   log.info({
     req: req as unknown as FastifyRequest,

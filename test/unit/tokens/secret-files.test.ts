@@ -10,7 +10,7 @@ import { until } from '../../helpers/waiting.ts'
 const A = 'first-secret-of-enough-length-0123456789ab'
 const B = 'second-secret-of-enough-length-0123456789a'
 const C = 'third-secret-of-enough-length-0123456789ab'
-const anyone = { clientName: null, origin: undefined }
+const anyone = { clientName: null, visitorId: null, origin: undefined }
 
 function files () {
   const dir = mkdtempSync(join(tmpdir(), 'token-secrets-'))

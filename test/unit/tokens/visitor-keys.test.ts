@@ -1,0 +1,170 @@
+// The remote key set of visitor tokens against a real JWKS server on loopback: fetched at
+// start, refetched for an unknown kid at most once per cooldown (no fetch storm from forged
+// kids), kept through the host's outages, never fetched through a redirect, and "never
+// fetched" told apart from "unknown kid". The clock is moved by hand.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import type { JWK } from 'jose'
+import { test } from 'tap'
+import { JWKS_MAX_AGE_MS, MAX_JWKS_BYTES, VisitorKeySet } from '../../../src/tokens/visitor-keys.ts'
+import { VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
+import type { Test } from 'tap'
+
+const ISSUER = 'https://shop.example'
+const AUDIENCE = 'hottask-proxy'
+const COOLDOWN_MS = 30_000
+
+interface Jwks {
+  url: string
+  fetches: () => number
+  /** What the next requests get: a key set, a status, a redirect, raw bytes, or nothing at all. */
+  serve: (answer: { keys: JWK[] } | { status: number } | { redirect: string } | { raw: string } | 'hang') => void
+}
+
+async function jwksServer (t: Test): Promise<Jwks> {
+  let answer: Parameters<Jwks['serve']>[0] = { keys: [] }
+  let fetches = 0
+  const server = createServer((request, response) => {
+    fetches++
+    if (answer === 'hang') return
+    if ('status' in answer) response.writeHead(answer.status).end('{}')
+    else if ('redirect' in answer) response.writeHead(302, { location: answer.redirect }).end()
+    else if ('raw' in answer) response.writeHead(200, { 'content-type': 'application/json' }).end(answer.raw)
+    else response.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify(answer))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}/jwks.json`, fetches: () => fetches, serve: (next) => { answer = next } }
+}
+
+async function signer (kid: string) {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
+  const jwk = { ...await exportJWK(publicKey), kid, alg: 'ES256', use: 'sig' }
+  const sign = async (now: number, sub = 'user-1') => await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid })
+    .setSubject(sub).setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt(Math.floor(now / 1000)).setExpirationTime(Math.floor(now / 1000) + 300).sign(privateKey)
+  return { jwk, sign }
+}
+
+function clock () {
+  let now = Date.UTC(2026, 11, 5, 12)
+  return { now: () => now, advance: (ms: number) => { now += ms } }
+}
+
+function tokens (url: string, now: () => number) {
+  const visitors = new VisitorTokens({ keys: { kind: 'jwks', url, cooldownMs: COOLDOWN_MS }, issuer: ISSUER, audience: AUDIENCE, maxTtlSeconds: 3600, required: false }, { now })
+  return visitors
+}
+
+test('the set is fetched at start; a token signed by one of its keys is valid', async (t) => {
+  const jwks = await jwksServer(t)
+  const first = await signer('k1')
+  jwks.serve({ keys: [first.jwk] })
+  const time = clock()
+  const set = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, now: time.now })
+  t.teardown(() => set.close())
+  t.equal(await set.start(), true)
+  t.ok(set.ready)
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  t.equal((await visitors.verify(await first.sign(time.now()))).valid, true)
+})
+
+test('rotation: a new kid is fetched once the cooldown has passed; unknown kids within it cause no fetch', async (t) => {
+  const jwks = await jwksServer(t)
+  const first = await signer('k1')
+  const second = await signer('k2')
+  jwks.serve({ keys: [first.jwk] })
+  const time = clock()
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  t.equal((await visitors.verify(await first.sign(time.now()))).valid, true)
+  t.equal(jwks.fetches(), 1)
+
+  jwks.serve({ keys: [first.jwk, second.jwk] })
+  // Within the cooldown of the first fetch, an unknown kid is refused without a fetch.
+  t.same(await visitors.verify(await second.sign(time.now())), { valid: false, reason: 'unknown_kid' })
+  t.equal(jwks.fetches(), 1, 'no fetch within the cooldown')
+
+  time.advance(COOLDOWN_MS)
+  t.equal((await visitors.verify(await second.sign(time.now()))).valid, true, 'the rotated key is fetched and accepted')
+  t.equal(jwks.fetches(), 2)
+})
+
+test('attack: a flood of tokens with forged kids makes at most one fetch per cooldown', async (t) => {
+  const jwks = await jwksServer(t)
+  const known = await signer('k1')
+  jwks.serve({ keys: [known.jwk] })
+  const time = clock()
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  await visitors.verify(await known.sign(time.now()))
+  time.advance(COOLDOWN_MS)
+  const forged = await Promise.all(Array.from({ length: 20 }, async (_, i) => await (await signer(`forged-${i}`)).sign(time.now())))
+  const verdicts = await Promise.all(forged.map(async (token) => await visitors.verify(token)))
+  t.ok(verdicts.every((verdict) => !verdict.valid && verdict.reason === 'unknown_kid'))
+  t.equal(jwks.fetches(), 2, 'twenty forged kids after the cooldown: one fetch between them')
+  for (const token of forged) await visitors.verify(token)
+  t.equal(jwks.fetches(), 2, 'and none more within the next cooldown')
+})
+
+test('never fetched: tokens are unjudgeable (keys_unavailable), a retry runs in the background, and the start did not fail', async (t) => {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  jwks.serve({ status: 503 })
+  const time = clock()
+  const errors: string[] = []
+  const set = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, now: time.now, onFetchError: (cause) => errors.push(cause) })
+  t.teardown(() => set.close())
+  t.equal(await set.start(), false, 'the start resolves; it never throws')
+  t.same(errors, ['status_503'])
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  t.same(await visitors.verify(await key.sign(time.now())), { valid: false, reason: 'keys_unavailable' })
+  const fetches = jwks.fetches()
+  t.same(await visitors.verify(await key.sign(time.now())), { valid: false, reason: 'keys_unavailable' })
+  t.equal(jwks.fetches(), fetches, 'a second token right after a failed fetch does not fetch again')
+
+  jwks.serve({ keys: [key.jwk] })
+  // The background retry (500 ms after the failure) fetches the set by itself.
+  for (let i = 0; i < 50 && !set.ready; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  t.ok(set.ready, 'fetched by the background retry')
+  time.advance(1000)
+  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true, 'once the host answers, tokens verify')
+})
+
+test('a set once fetched is kept through the host\'s outage, and refreshed in the background when old', async (t) => {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  jwks.serve({ keys: [key.jwk] })
+  const time = clock()
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true)
+  jwks.serve({ status: 500 })
+  time.advance(JWKS_MAX_AGE_MS)
+  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true, 'the old set still verifies while the refresh fails')
+  t.equal(jwks.fetches(), 2, 'a refresh was tried')
+})
+
+test('a redirect is not followed, and an oversized or malformed set is refused', async (t) => {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  const good = await jwksServer(t)
+  good.serve({ keys: [key.jwk] })
+  for (const [answer, cause] of [
+    [{ redirect: good.url }, 'status_302'],
+    [{ raw: JSON.stringify({ keys: [key.jwk], pad: 'x'.repeat(MAX_JWKS_BYTES) }) }, 'too_large'],
+    [{ raw: '{"keys":"nope"}' }, 'invalid'],
+    [{ raw: 'not json' }, 'invalid']
+  ] as const) {
+    jwks.serve(answer)
+    const errors: string[] = []
+    const set = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, onFetchError: (c) => errors.push(c) })
+    t.equal(await set.start(), false, cause)
+    set.close()
+    t.same(errors, [cause])
+  }
+  t.equal(good.fetches(), 0, 'the redirect target was never asked')
+})

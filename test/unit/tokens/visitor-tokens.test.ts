@@ -1,0 +1,97 @@
+// Visitor tokens alone: what jose is asked to accept (algorithms by key source, issuer,
+// audience, exp and sub, 30 s of leeway, the lifetime ceiling) and the identity they give.
+import { generateKeyPairSync } from 'node:crypto'
+import { SignJWT, UnsecuredJWT } from 'jose'
+import { test } from 'tap'
+import type { VisitorTokenConfig } from '../../../src/config/config.ts'
+import { algorithmsFor, hasJwtShape, visitorIdOf, VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
+
+const SECRET = 'visitor-jwt-secret-0123456789abcdef!'
+const ISSUER = 'https://shop.example'
+const AUDIENCE = 'hottask-proxy'
+const NOW = Date.UTC(2026, 11, 5, 12, 0, 0)
+const NOW_S = NOW / 1000
+
+const config = (keys: VisitorTokenConfig['keys'], maxTtlSeconds = 3600): VisitorTokenConfig =>
+  ({ keys, issuer: ISSUER, audience: AUDIENCE, maxTtlSeconds, required: false })
+
+interface Claims { sub?: string, iss?: string, aud?: string, iat?: number, exp?: number, nbf?: number }
+
+async function sign (claims: Claims, key: Parameters<SignJWT['sign']>[0] = new TextEncoder().encode(SECRET), alg = 'HS256'): Promise<string> {
+  const { sub, iss, aud, iat, exp, nbf } = { sub: 'user-42', iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 600, ...claims }
+  const jwt = new SignJWT({}).setProtectedHeader({ alg })
+  if (sub !== undefined) jwt.setSubject(sub)
+  if (iss !== undefined) jwt.setIssuer(iss)
+  if (aud !== undefined) jwt.setAudience(aud)
+  if (iat !== undefined) jwt.setIssuedAt(iat)
+  if (exp !== undefined) jwt.setExpirationTime(exp)
+  if (nbf !== undefined) jwt.setNotBefore(nbf)
+  return await jwt.sign(key)
+}
+
+const hs = new VisitorTokens(config({ kind: 'secret', secret: SECRET }), { now: () => NOW })
+
+test('a valid HS256 token gives the subject\'s identity: a digest, not the subject', async (t) => {
+  const verdict = await hs.verify(await sign({}))
+  t.same(verdict, { valid: true, visitorId: visitorIdOf(ISSUER, 'user-42') })
+  t.match(visitorIdOf(ISSUER, 'user-42'), /^[A-Za-z0-9_-]{22}$/)
+  t.not(visitorIdOf(ISSUER, 'user-42'), visitorIdOf('https://other.example', 'user-42'), 'the issuer is part of the identity')
+  t.not(visitorIdOf(ISSUER, 'user-42'), visitorIdOf(ISSUER, 'user-43'))
+  t.not(visitorIdOf('a\u0000b', 'c'), visitorIdOf('a', 'b\u0000c'), 'fields cannot be shifted into each other')
+})
+
+test('each refusal has its reason (for the log, never the caller)', async (t) => {
+  const cases: Array<[string, Promise<string> | string, string]> = [
+    ['another secret', sign({}, new TextEncoder().encode('x'.repeat(40))), 'signature'],
+    ['wrong issuer', sign({ iss: 'https://evil.example' }), 'claims'],
+    ['wrong audience', sign({ aud: 'someone-else' }), 'claims'],
+    ['no sub', sign({ sub: undefined }), 'claims'],
+    ['no exp', sign({ exp: undefined }), 'claims'],
+    ['expired beyond the leeway', sign({ iat: NOW_S - 700, exp: NOW_S - 31 }), 'expired'],
+    ['not yet valid beyond the leeway', sign({ nbf: NOW_S + 31 }), 'not_yet_valid'],
+    ['alg none', new UnsecuredJWT({ sub: 'user-42', iss: ISSUER, aud: AUDIENCE, exp: NOW_S + 60 }).encode(), 'malformed'],
+    ['not a JWT', 'abc.def', 'malformed'],
+    ['too long', `${'a'.repeat(8000)}.${'b'.repeat(100)}.${'c'.repeat(100)}`, 'malformed']
+  ]
+  for (const [name, token, reason] of cases) t.same(await hs.verify(await token), { valid: false, reason }, name)
+})
+
+test('30 s of clock leeway for exp and nbf', async (t) => {
+  t.equal((await hs.verify(await sign({ iat: NOW_S - 600, exp: NOW_S - 29 }))).valid, true, 'expired 29 s ago')
+  t.equal((await hs.verify(await sign({ nbf: NOW_S + 29 }))).valid, true, 'valid in 29 s')
+})
+
+test('a token living longer than VISITOR_JWT_MAX_TTL_S is refused: exp − iat, or exp − now without iat', async (t) => {
+  const short = new VisitorTokens(config({ kind: 'secret', secret: SECRET }, 600), { now: () => NOW })
+  t.equal((await short.verify(await sign({ iat: NOW_S, exp: NOW_S + 600 }))).valid, true, 'exactly the maximum')
+  t.same(await short.verify(await sign({ iat: NOW_S, exp: NOW_S + 601 })), { valid: false, reason: 'lifetime' })
+  t.same(await short.verify(await sign({ iat: NOW_S - 500, exp: NOW_S + 200 })), { valid: false, reason: 'lifetime' }, 'its whole life counts, not what is left')
+  t.equal((await short.verify(await sign({ iat: undefined, exp: NOW_S + 600 }))).valid, true)
+  t.same(await short.verify(await sign({ iat: undefined, exp: NOW_S + 601 })), { valid: false, reason: 'lifetime' })
+})
+
+test('attack: algorithm confusion — an HS256 token signed with the public key is refused by a public-key deployment', async (t) => {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const rsa = new VisitorTokens(config({ kind: 'public-key', key: publicKey }), { now: () => NOW })
+  t.equal((await rsa.verify(await sign({}, privateKey, 'RS256'))).valid, true, 'its own algorithm works')
+  const pemBytes = new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString())
+  t.same(await rsa.verify(await sign({}, pemBytes, 'HS256')), { valid: false, reason: 'algorithm' })
+  t.same(await hs.verify(await sign({}, privateKey, 'RS256')), { valid: false, reason: 'algorithm' }, 'and a secret deployment takes no RS256')
+})
+
+test('the algorithms follow the key source', async (t) => {
+  const ec = (namedCurve: string) => generateKeyPairSync('ec', { namedCurve }).publicKey
+  t.same(algorithmsFor({ kind: 'secret', secret: SECRET }), ['HS256'])
+  t.same(algorithmsFor({ kind: 'public-key', key: ec('P-256') }), ['ES256'])
+  t.same(algorithmsFor({ kind: 'public-key', key: ec('P-384') }), ['ES384'])
+  t.same(algorithmsFor({ kind: 'public-key', key: ec('P-521') }), ['ES512'])
+  t.same(algorithmsFor({ kind: 'public-key', key: generateKeyPairSync('ed25519').publicKey }), ['EdDSA', 'Ed25519'])
+  t.same(algorithmsFor({ kind: 'public-key', key: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey }), ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'])
+  const jwks = algorithmsFor({ kind: 'jwks', url: 'https://x', cooldownMs: 1 })
+  t.notOk(jwks.some((alg) => alg.startsWith('HS') || alg === 'none'), 'a key set never verifies HS or none')
+})
+
+test('the JWT shape: three base64url parts, bounded', async (t) => {
+  t.ok(hasJwtShape('a.b.c'))
+  for (const bad of ['a.b', 'a.b.c.d', 'a.b.', 'a+b.c.d', 'a.b.c ', `${'a'.repeat(8190)}.b.c`]) t.notOk(hasJwtShape(bad), bad)
+})
