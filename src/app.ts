@@ -2,7 +2,7 @@
 // src/server.ts owns the process; tests build their own app.
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance, onRequestHookHandler } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, onRequestHookHandler, preParsingHookHandler } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -12,6 +12,12 @@ import { errorHandler, sendProblem } from './http/error-handler.ts'
 import { ProblemError } from './http/errors.ts'
 import { clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
 import { visitorTokenGuard } from './guards/visitor-token.ts'
+import { botCheckGuard } from './guards/bot-check.ts'
+import { AltchaChecker } from './bot-check/altcha.ts'
+import { TurnstileChecker } from './bot-check/turnstile.ts'
+import { MemoryReplayStore, RedisReplayStore } from './bot-check/replay-store.ts'
+import type { BotChecker } from './bot-check/verdict.ts'
+import { botCheckRoutes } from './routes/bot-check.ts'
 import { originGuard } from './guards/origin.ts'
 import { buildIdempotency } from './idempotency/build.ts'
 import { forwardedAddressCheck } from './http/forwarded-address.ts'
@@ -123,6 +129,64 @@ function callerGuard (app: FastifyInstance, config: Config, metrics: Metrics, de
       if (!verdict.valid) request.log.info({ reason: verdict.reason }, 'visitor token refused')
     }
   }) as unknown as onRequestHookHandler
+}
+
+/** The hosts a Turnstile token may come from: CORS_ORIGINS' own (none to check with `*`). */
+function turnstileHosts (origins: string[]): string[] | undefined {
+  if (origins.includes('*')) return undefined
+  return origins.filter((origin) => origin !== 'null').map((origin) => new URL(origin).hostname.toLowerCase())
+}
+
+/** The bot check of POST /sessions: its checker and its hook; undefined with BOT_CHECK=off. */
+function buildBotCheck (app: FastifyInstance, config: Config, redis: Redis | undefined, metrics: Metrics, deps: AppDeps, scrubber: SecretScrubber): { checker: BotChecker, guard: preParsingHookHandler } | undefined {
+  const settings = config.botCheck
+  if (settings.kind === 'off') return undefined
+  let checker: BotChecker
+  if (settings.kind === 'turnstile') {
+    const turnstile = new TurnstileChecker({
+      verifyUrl: settings.verifyUrl,
+      secret: settings.secret,
+      timeoutMs: settings.timeoutMs,
+      allowedHostnames: turnstileHosts(config.cors.origins),
+      action: settings.action,
+      dispatcher: deps.identityDispatcher
+    })
+    app.addHook('onClose', async () => { await turnstile.close() })
+    checker = turnstile
+  } else {
+    // Without a configured key (one replica: config.ts requires it with REDIS_URL), a random one.
+    const hmacKey = settings.hmacKey ?? randomBytes(32).toString('base64url')
+    if (settings.hmacKey === undefined) {
+      scrubber.add(hmacKey)
+      app.log.warn('ALTCHA_HMAC_KEY is not set: using a random key, so challenges stop working when this process restarts')
+    }
+    checker = new AltchaChecker({
+      hmacKey,
+      maxNumber: settings.maxNumber,
+      ttlSeconds: settings.ttlSeconds,
+      replays: redis === undefined ? new MemoryReplayStore({ now: deps.now }) : new RedisReplayStore(redis),
+      now: deps.now
+    })
+  }
+  const guard = botCheckGuard({
+    checker,
+    onError: settings.onError,
+    onVerdict: (verdict, request, letThrough) => {
+      if (verdict.ok) {
+        metrics.recordBotCheck('passed')
+        return
+      }
+      if (verdict.reason !== 'unavailable') {
+        metrics.recordBotCheck(verdict.reason)
+        request.log.info({ reason: verdict.reason }, 'bot check refused')
+        return
+      }
+      if (verdict.cause === 'store') metrics.recordStoreError('bot_check')
+      metrics.recordBotCheck(letThrough ? 'let_through' : 'unavailable')
+      request.log.warn({ cause: verdict.cause, letThrough }, letThrough ? 'bot check unavailable: request let through (BOT_CHECK_ON_ERROR=open)' : 'bot check unavailable')
+    }
+  }) as unknown as preParsingHookHandler
+  return { checker, guard }
 }
 
 /** Daily quotas per visitor, in Redis when replicas share it; undefined when none is set. */
@@ -264,6 +328,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const idempotency = buildIdempotency(config, redis, metrics, app.log, deps.now)
   const clientToken = callerGuard(app, config, metrics, deps)
   const quotas = buildQuotas(app, config, redis, metrics, deps.now)
+  const bot = buildBotCheck(app, config, redis, metrics, deps, scrubber)
   const origin = originGuard(config.cors.origins)
   sessionRoutes(app, {
     sessions: upstream.sessions,
@@ -273,8 +338,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     allowedSerialNumbers: config.allowedSerialNumbers,
     defaultSerialNumber: config.defaultSerialNumber,
     tokens,
-    quotas
+    quotas,
+    botCheck: bot?.guard
   })
+  if (bot?.checker instanceof AltchaChecker) {
+    botCheckRoutes(app, { checker: bot.checker, guards: [origin] })
+  }
   // A wrong client token is refused at once here, after counting against its address:
   // the route's own limit is per session, and a guess names none.
   const guessLimit = tokenGuessLimit(app, config.rateLimit)

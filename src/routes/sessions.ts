@@ -1,8 +1,9 @@
-// POST /sessions: the checks run in the contract's order — client token, origin, rate
-// limit (all before the body is read), body validation, chatbot allow-list — then a
+// POST /sessions: the checks run in the contract's order — client or visitor token, origin,
+// rate limit, bot check (all before the body is read), body validation, chatbot allow-list,
+// the visitor's daily quota — then a
 // session is created upstream with the server's key and answered 201 with its id and a
 // session token bound to the caller, which authorises messages to it.
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, preParsingHookHandler } from 'fastify'
 import { refuseInvalidToken } from '../guards/client-token.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
 import { watchClient } from '../http/client-gone.ts'
@@ -84,7 +85,7 @@ const SESSION_DOC = {
   operationId: 'createSession',
   tags: ['sessions'],
   summary: 'Create a hottask chat session',
-  description: 'Checks, in order: client token, origin, rate limit, body, chatbot allow-list; then creates the session upstream with the server\'s key.',
+  description: 'Checks, in order: client or visitor token, origin, rate limit, bot check (BOT_CHECK, skipped for client and visitor tokens), body, chatbot allow-list, the visitor\'s daily session quota; then creates the session upstream with the server\'s key (a session the upstream refuses does not spend the quota).',
   // Anonymous callers are allowed unless the deployment sets REQUIRE_CLIENT_TOKEN.
   security: [{}, { clientToken: [] }]
 } as const
@@ -115,6 +116,8 @@ export interface SessionRouteOptions {
   tokens: SessionTokens
   /** Daily quotas per visitor; undefined: none configured. */
   quotas: Quotas | undefined
+  /** The bot check (after the rate limit, before the body); undefined: BOT_CHECK=off. */
+  botCheck: preParsingHookHandler | undefined
 }
 
 export function sessionRoutes (app: FastifyInstance, options: SessionRouteOptions): void {
@@ -129,7 +132,7 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
   app.post<{ Body: SessionBody, Headers: SessionHeaders }>('/sessions', {
     // A copy: the rate-limit plugin pushes its hook into the route's array.
     onRequest: [...options.guards],
-    preParsing: refuseInvalidToken,
+    preParsing: options.botCheck === undefined ? refuseInvalidToken : [refuseInvalidToken, options.botCheck],
     preValidation: useDefaultForNoBody,
     config: { rateLimit: {} },
     schema: {
