@@ -49,7 +49,7 @@ test('each refusal has its reason (for the log, never the caller)', async (t) =>
     ['no exp', sign({ exp: undefined }), 'claims'],
     ['expired beyond the leeway', sign({ iat: NOW_S - 700, exp: NOW_S - 31 }), 'expired'],
     ['not yet valid beyond the leeway', sign({ nbf: NOW_S + 31 }), 'not_yet_valid'],
-    ['alg none', new UnsecuredJWT({ sub: 'user-42', iss: ISSUER, aud: AUDIENCE, exp: NOW_S + 60 }).encode(), 'malformed'],
+    ['alg none', new UnsecuredJWT({ sub: 'user-42', iss: ISSUER, aud: AUDIENCE, exp: NOW_S + 60 }).encode(), 'algorithm'],
     ['not a JWT', 'abc.def', 'malformed'],
     ['too long', `${'a'.repeat(8000)}.${'b'.repeat(100)}.${'c'.repeat(100)}`, 'malformed']
   ]
@@ -91,7 +91,8 @@ test('the algorithms follow the key source', async (t) => {
   t.notOk(jwks.some((alg) => alg.startsWith('HS') || alg === 'none'), 'a key set never verifies HS or none')
 })
 
-test('the JWT shape: three base64url parts, bounded', async (t) => {
+test('the JWT shape: three base64url parts (the last may be empty: alg none), bounded', async (t) => {
   t.ok(hasJwtShape('a.b.c'))
-  for (const bad of ['a.b', 'a.b.c.d', 'a.b.', 'a+b.c.d', 'a.b.c ', `${'a'.repeat(8190)}.b.c`]) t.notOk(hasJwtShape(bad), bad)
+  t.ok(hasJwtShape('a.b.'), 'an unsigned token is judged, and refused, as a visitor token')
+  for (const bad of ['a.b', 'a.b.c.d', '.b.c', 'a..c', 'a+b.c.d', 'a.b.c ', `${'a'.repeat(8190)}.b.c`]) t.notOk(hasJwtShape(bad), bad)
 })
