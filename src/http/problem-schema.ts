@@ -43,6 +43,13 @@ export const RATE_LIMIT_HEADERS: Record<string, HeaderDoc> = {
   'X-RateLimit-Reset': { type: 'integer', minimum: 0, description: 'Seconds until the window resets.' }
 }
 
+/** With daily quotas (QUOTA_*_PER_DAY): the quota this request counted against. */
+export const QUOTA_HEADERS: Record<string, HeaderDoc> = {
+  'X-Quota-Limit': { type: 'integer', minimum: 1, description: 'With a daily quota: what this visitor may spend per UTC day (sessions; for messages, messages, else tokens).' },
+  'X-Quota-Remaining': { type: 'integer', minimum: 0, description: 'What is left of it today.' },
+  'X-Quota-Reset': { type: 'integer', minimum: 1, description: 'Seconds until it resets (the next UTC midnight).' }
+}
+
 /**
  * Fastify response schemas, one per status, for the codes a route can answer with.
  * Each narrows `Problem` to its status's codes; the bodies are pre-serialized strings,

@@ -31,7 +31,7 @@ export function botCheckRoutes (app: FastifyInstance, options: { checker: Altcha
     config: { rateLimit: {} },
     schema: {
       operationId: 'getBotCheckChallenge',
-      tags: ['bot-check'],
+      tags: ['sessions'],
       summary: 'Get an ALTCHA challenge for the bot check of POST /sessions',
       response: {
         200: CHALLENGE,

@@ -8,7 +8,7 @@ import { checkSessionPath, SESSION_ID_PATTERN, sessionTokenGuard } from '../guar
 import { watchClient } from '../http/client-gone.ts'
 import { ERRORS, ProblemError } from '../http/errors.ts'
 import type { ErrorCode } from '../http/errors.ts'
-import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/problem-schema.ts'
+import { problemResponses, QUOTA_HEADERS, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/problem-schema.ts'
 import type { HeaderDoc } from '../http/problem-schema.ts'
 import { PENDING_MARGIN_MS, REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
@@ -40,7 +40,8 @@ const ANSWERED = {
     'Cache-Control': NO_STORE,
     'Idempotent-Replayed': REPLAYED,
     'X-Accel-Buffering': { type: 'string', enum: ['no'], description: 'On a relayed stream: proxies in front must not buffer it.' },
-    ...RATE_LIMIT_HEADERS
+    ...RATE_LIMIT_HEADERS,
+    ...QUOTA_HEADERS
   },
   content: {
     'application/json': {
@@ -64,7 +65,8 @@ const ANSWERED = {
 
 function errorHeaders (status: number): Record<string, HeaderDoc> {
   if (status === 401) return {}
-  if (status === 429 || status === 503) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
+  if (status === 429) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS, ...QUOTA_HEADERS }
+  if (status === 503) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
   return { 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
 }
 
@@ -176,7 +178,7 @@ export function messageRoutes (app: FastifyInstance, options: MessageRouteOption
       tags: ['sessions'],
       summary: 'Send a message to a session and receive the chatbot\'s reply, whole or streamed',
       description: 'Checks, in order: client token, origin, the path, the Session-Token, the per-session message limit (MESSAGE_RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS), the body; then relays the message upstream with the server\'s key. A message is never sent twice.',
-      security: [{}, { clientToken: [] }],
+      security: [{}, { clientToken: [] }, { visitorToken: [] }],
       params: {
         type: 'object',
         required: ['sessionId'],

@@ -10,7 +10,7 @@ import { watchClient } from '../http/client-gone.ts'
 import { ERRORS, ProblemError } from '../http/errors.ts'
 import type { ErrorCode } from '../http/errors.ts'
 import { SERIAL_NUMBER_PATTERN } from '../config/patterns.ts'
-import { problemResponses, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/problem-schema.ts'
+import { problemResponses, QUOTA_HEADERS, RATE_LIMIT_HEADERS, RETRY_AFTER } from '../http/problem-schema.ts'
 import type { HeaderDoc } from '../http/problem-schema.ts'
 import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
@@ -49,7 +49,8 @@ const SESSION_CREATED = {
   headers: {
     'Cache-Control': { type: 'string', enum: ['no-store'], required: true, description: 'Session ids are never cached.' },
     'Idempotent-Replayed': REPLAYED,
-    ...RATE_LIMIT_HEADERS
+    ...RATE_LIMIT_HEADERS,
+    ...QUOTA_HEADERS
   },
   content: {
     'application/json': {
@@ -66,7 +67,7 @@ const SESSION_CREATED = {
           sessionToken: {
             type: 'string',
             pattern: `^[A-Za-z0-9._~-]{1,${MAX_TOKEN_CHARS}}$`,
-            description: 'Opaque. Send it as the Session-Token header of POST /sessions/{sessionId}/messages. It is bound to this session, its chatbot, the caller (the client token\'s name, else the request\'s Origin, else no one) and expires after SESSION_TOKEN_TTL_MS.'
+            description: 'Opaque. Send it as the Session-Token header of POST /sessions/{sessionId}/messages. It is bound to this session, its chatbot, the caller (the client token\'s name, else the visitor token\'s subject, else the request\'s Origin, else no one) and expires after SESSION_TOKEN_TTL_MS.'
           }
         }
       }
@@ -76,8 +77,9 @@ const SESSION_CREATED = {
 
 function errorHeaders (status: number): Record<string, HeaderDoc> {
   // 401 is answered before the rate limit is consulted; 429 and 503 always say when to retry.
-  if (status === 401) return { 'WWW-Authenticate': { type: 'string', required: true, description: '`Bearer`, with `error="invalid_token"` for an unknown token.' } } as const
-  if (status === 429 || status === 503) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
+  if (status === 401) return { 'WWW-Authenticate': { type: 'string', required: true, description: '`Bearer`, with `error="invalid_token"` for an unknown client token or an invalid visitor token.' } } as const
+  if (status === 429) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS, ...QUOTA_HEADERS }
+  if (status === 503) return { 'Retry-After': RETRY_AFTER, 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
   return { 'Idempotent-Replayed': REPLAYED, ...RATE_LIMIT_HEADERS }
 }
 
@@ -87,7 +89,7 @@ const SESSION_DOC = {
   summary: 'Create a hottask chat session',
   description: 'Checks, in order: client or visitor token, origin, rate limit, bot check (BOT_CHECK, skipped for client and visitor tokens), body, chatbot allow-list, the visitor\'s daily session quota; then creates the session upstream with the server\'s key (a session the upstream refuses does not spend the quota).',
   // Anonymous callers are allowed unless the deployment sets REQUIRE_CLIENT_TOKEN.
-  security: [{}, { clientToken: [] }]
+  security: [{}, { clientToken: [] }, { visitorToken: [] }]
 } as const
 
 interface SessionBody { serialNumber?: string }

@@ -19,7 +19,9 @@ Every error is an RFC 9457 problem (\`application/problem+json\`); branch on its
 An unknown URL answers \`404\` with code \`NOT_FOUND\`, and a documented path called with another method answers \`405\` with code \`METHOD_NOT_ALLOWED\` \
 and an \`Allow\` header; both are \`Problem\` bodies, carry \`X-Request-Id\`, and are rate limited. Browsers may call from the origins the deployment lists in \`CORS_ORIGINS\`.
 
-This document describes the default configuration: with \`DEFAULT_SERIAL_NUMBER\` set, \`POST /sessions\` also accepts \`{}\` or no body.`
+This document describes the default configuration: with \`DEFAULT_SERIAL_NUMBER\` set, \`POST /sessions\` also accepts \`{}\` or no body. \
+With \`BOT_CHECK=turnstile\` or \`altcha\`, \`POST /sessions\` from a caller without a client or visitor token needs a solved check in the \`Bot-Check-Token\` header \
+(\`BOT_CHECK_REQUIRED\`, \`BOT_CHECK_FAILED\`, \`BOT_CHECK_UNAVAILABLE\`), and with \`altcha\` \`GET /bot-check/challenge\` serves the challenge to solve.`
 
 const REQUEST_ID_IN = {
   type: 'object',
@@ -91,6 +93,12 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
             type: 'http',
             scheme: 'bearer',
             description: 'An internal client token from the deployment\'s `CLIENT_TOKENS`: optional unless it sets `REQUIRE_CLIENT_TOKEN`. Never forwarded upstream.'
+          },
+          visitorToken: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'A short-lived JWT your site\'s backend signs for its signed-in visitor (`VISITOR_JWKS_URL`, `VISITOR_JWT_PUBLIC_KEY` or `VISITOR_JWT_SECRET`; `exp` and `sub` required): the visitor\'s identity keys the rate limit and the daily quotas and binds the session token. Required for browser requests with `REQUIRE_VISITOR_TOKEN`. Never forwarded upstream.'
           }
         }
       }
