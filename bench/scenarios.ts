@@ -48,7 +48,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'throughput',
     title: `1. Throughput: fast upstream, ${THROUGHPUT_CONNECTIONS} connections`,
-    targets: PEERS,
+    targets: [...PEERS, 'ours-visitor'],
     connections: THROUGHPUT_CONNECTIONS,
     rampS: RAMP_S
   },

@@ -1,7 +1,9 @@
 // What each target of the benchmark is: the script it runs, the environment it gets, the
 // request it is sent and the status it should answer. Our proxy runs in production shape
 // (NODE_ENV=production, LOG_LEVEL=info, rate limit on but high, CORS on, metrics on).
+import { generateKeyPairSync } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { SignJWT } from 'jose'
 import { PRODUCTION_ENV } from '../deploy/production.ts'
 import { freePort } from './processes.ts'
 import type { Child } from './processes.ts'
@@ -45,6 +47,8 @@ export const LABELS: Record<ServerKind | 'direct', string> = {
   ours: 'hottask-proxy'
 }
 
+export const VISITOR_LABEL = 'hottask-proxy, visitor tokens on'
+
 /**
  * Our proxy in production shape; variables it does not know are ignored by it. Run it
  * with PRODUCTION_NODE_ARGS; `nodeOptions` (NODE_OPTIONS) is for profiling flags.
@@ -67,4 +71,26 @@ export async function oursEnv (extra: Record<string, string>, nodeOptions?: stri
 /** The peers read HOTTASK_BASE_URL, HOTTASK_API_KEY, HOST, PORT and UPSTREAM_MAX_CONCURRENCY only. */
 export function peerEnv (extra: Record<string, string>): Record<string, string> {
   return { NODE_ENV: 'production', ...extra }
+}
+
+/**
+ * Visitor tokens for the `ours-visitor` target: an RS256 key pair made for this run (the
+ * common choice of identity providers' JWKS), the proxy's settings that verify with its
+ * public half, and one token signed with its private half for every request.
+ */
+export async function visitorIdentity (): Promise<{ env: Record<string, string>, authorization: string }> {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const issuer = 'https://shop.example'
+  const audience = 'hottask-proxy'
+  const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('bench-visitor').setIssuer(issuer).setAudience(audience)
+    .setIssuedAt().setExpirationTime('12h').sign(privateKey)
+  return {
+    env: {
+      VISITOR_JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      VISITOR_JWT_ISSUER: issuer,
+      VISITOR_JWT_AUDIENCE: audience,
+      VISITOR_JWT_MAX_TTL_S: String(13 * 3600)
+    },
+    authorization: `Bearer ${token}`
+  }
 }

@@ -1,19 +1,12 @@
-// hottask-proxy demo widget: "Start chat" asks the proxy for a chat session from the
-// browser; then each message is sent to that session and the chatbot's reply appears as
-// it streams in. Refusals show the proxy's problem (and a Retry-After countdown).
+// hottask-proxy from the browser: `createSession` asks the proxy for a chat session, and
+// `sendMessage` sends a message to it and streams the chatbot's reply. Both resolve to an
+// outcome (never reject): the session, or the proxy's problem with its Retry-After.
 //
 // Plain browser JavaScript: no framework, no build step, no external resource, no inline
-// script (the page works under a strict Content-Security-Policy). Copy `createSession`
-// and `sendMessage` into your own widget; the rest of this file only renders outcomes.
-//
-// Configuration, from this page's query string (defaults in brackets):
-//   ?proxy=<origin of hottask-proxy>   [http://127.0.0.1:3000]
-//   ?chatbot=<chatbot serialNumber>    [the demo chatbot]
-// In production you would hard-code both, and the proxy's CORS_ORIGINS must list the
+// script (the page works under a strict Content-Security-Policy). Copy this file into your
+// own widget; page.js only renders outcomes, and visitor-token.js and bot-check.js show
+// how a visitor token or a bot check is added. The proxy's CORS_ORIGINS must list the
 // origin of the page that calls it.
-
-const DEFAULT_PROXY = 'http://127.0.0.1:3000'
-const DEFAULT_CHATBOT = '3254a9d0424c4806b9ea3d0763ccf123'
 // A little more than the proxy's own upstream deadline (UPSTREAM_TIMEOUT_MS, 10 s).
 const REQUEST_TIMEOUT_MS = 15_000
 // A reply's first byte may take a chatbot's thinking time (MESSAGE_TIMEOUT_MS, 60 s).
@@ -22,18 +15,23 @@ const MESSAGE_TIMEOUT_MS = 65_000
 /**
  * Asks hottask-proxy for a new chat session.
  *
+ * `authHeaders` are headers that say who is asking, when the proxy wants to know:
+ * `{ authorization: 'Bearer <visitor token>' }` (visitor-token.js) or
+ * `{ 'bot-check-token': '<solved challenge>' }` (bot-check.js).
+ *
  * Resolves (never rejects) to one of:
- *   { ok: true, sessionId, sessionToken, requestId }
- *   { ok: false, status, title, detail, code, requestId, retryAfter }
- * where `retryAfter` is the number of seconds to wait before trying again, or null.
- * Keep `sessionToken` with the session: every message to it must carry it.
+ *   { ok: true, sessionId, sessionToken, requestId, quota }
+ *   { ok: false, status, title, detail, code, requestId, retryAfter, quota }
+ * where `retryAfter` is the number of seconds to wait before trying again, or null, and
+ * `quota` the visitor's daily session quota ({ limit, remaining, resetSeconds }) when the
+ * proxy has one. Keep `sessionToken` with the session: every message to it must carry it.
  */
-export async function createSession (proxyUrl, serialNumber) {
+export async function createSession (proxyUrl, serialNumber, authHeaders = {}) {
   // Our own request id: the proxy echoes it in X-Request-Id, logs it on every line of
   // this request and sends it upstream, so a support ticket quoting it finds everything.
   // (Optional: without it the proxy makes one up and returns it the same way.)
   const sentRequestId = newRequestId()
-  const headers = { 'content-type': 'application/json' }
+  const headers = { ...authHeaders, 'content-type': 'application/json' }
   if (sentRequestId !== null) headers['x-request-id'] = sentRequestId
 
   let response
@@ -62,7 +60,7 @@ export async function createSession (proxyUrl, serialNumber) {
     const text = await response.text()
     const digits = /"sessionId"\s*:\s*(\d+)/.exec(text)
     const body = JSON.parse(text)
-    return { ok: true, sessionId: digits ? digits[1] : String(body.sessionId), sessionToken: body.sessionToken, requestId }
+    return { ok: true, sessionId: digits ? digits[1] : String(body.sessionId), sessionToken: body.sessionToken, requestId, quota: quotaOf(response) }
   }
   return await problemOf(response, requestId, 'The chat service could not start a session.')
 }
@@ -72,15 +70,20 @@ export async function createSession (proxyUrl, serialNumber) {
  * called with each piece of the reply as it arrives (once, with the whole reply, when
  * the proxy answers whole).
  *
+ * `authHeaders`: with visitor tokens, the same visitor's bearer token as for the session
+ * (a fresh one is fine: the proxy checks who, not which token).
+ *
  * Resolves (never rejects) to { ok: true, cut: false }, to { ok: true, cut: true } when
  * the stream broke off before its end (what arrived is all there is), or to a problem as
- * createSession gives. SESSION_TOKEN_EXPIRED, INVALID_SESSION_TOKEN and SESSION_NOT_FOUND
- * mean: start a new session.
+ * createSession gives; each with the daily message quota in `quota` when there is one.
+ * SESSION_TOKEN_EXPIRED, INVALID_SESSION_TOKEN and SESSION_NOT_FOUND mean: start a new
+ * session.
  */
-export async function sendMessage (proxyUrl, session, content, onText) {
+export async function sendMessage (proxyUrl, session, content, onText, authHeaders = {}) {
   const sentRequestId = newRequestId()
-  // The session token authorises this message; it is bound to this page's origin.
-  const headers = { 'content-type': 'application/json', 'session-token': session.sessionToken }
+  // The session token authorises this message; it is bound to this page's origin (and,
+  // with visitor tokens, to the visitor).
+  const headers = { ...authHeaders, 'content-type': 'application/json', 'session-token': session.sessionToken }
   if (sentRequestId !== null) headers['x-request-id'] = sentRequestId
   const url = `${proxyUrl}/sessions/${session.sessionId}/messages`
   // The timeout is for the answer to begin: a streamed reply may then run for minutes.
@@ -102,12 +105,13 @@ export async function sendMessage (proxyUrl, session, content, onText) {
   }
   const requestId = response.headers.get('x-request-id') ?? sentRequestId
   if (response.status !== 200) return await problemOf(response, requestId, 'The chat service could not send your message.')
+  const quota = quotaOf(response)
 
   const type = (response.headers.get('content-type') ?? '').toLowerCase()
   // The proxy may answer whole (JSON) even to a streamed request.
   if (type.startsWith('application/json')) {
     onText((await response.json()).content)
-    return { ok: true, cut: false, requestId }
+    return { ok: true, cut: false, requestId, quota }
   }
   // Otherwise the upstream's stream, relayed byte for byte. Its format is the upstream's:
   // server-sent events and JSON lines carry pieces of the reply; anything else is text.
@@ -128,9 +132,9 @@ export async function sendMessage (proxyUrl, session, content, onText) {
     }
   } catch {
     // The proxy cut the stream off (the upstream failed or went silent): no clean end.
-    return { ok: true, cut: true, requestId }
+    return { ok: true, cut: true, requestId, quota }
   }
-  return { ok: true, cut: false, requestId }
+  return { ok: true, cut: false, requestId, quota }
 }
 
 /** Server-sent events: each `data:` line of a complete event; returns what is left over. */
@@ -179,7 +183,8 @@ function noAnswer (error, url, requestId) {
       : 'Could not reach the chat service. Check your connection and try again.',
     code: timedOut ? 'CLIENT_TIMEOUT' : 'NETWORK_ERROR',
     requestId,
-    retryAfter: null
+    retryAfter: null,
+    quota: null
   }
 }
 
@@ -199,8 +204,24 @@ async function problemOf (response, requestId, fallback) {
     requestId: typeof problem.requestId === 'string' ? problem.requestId : requestId,
     // Sent with 429 RATE_LIMITED, 503 UPSTREAM_RATE_LIMITED, 503 OVERLOADED and 503
     // RATE_LIMIT_UNAVAILABLE: do not try again before it has passed.
-    retryAfter: retryAfterSeconds(response.headers.get('retry-after'))
+    retryAfter: retryAfterSeconds(response.headers.get('retry-after')),
+    // 429 QUOTA_EXCEEDED tells the spent quota too.
+    quota: quotaOf(response)
   }
+}
+
+/**
+ * The visitor's daily quota from X-Quota-Limit, X-Quota-Remaining and X-Quota-Reset (seconds
+ * until it renews, at UTC midnight), or null when the proxy sent none. The proxy exposes them
+ * to scripts. POST /sessions tells the session quota; a message tells the message quota (or,
+ * with a token quota alone, the tokens left).
+ */
+function quotaOf (response) {
+  const limit = Number(response.headers.get('x-quota-limit') ?? NaN)
+  const remaining = Number(response.headers.get('x-quota-remaining') ?? NaN)
+  if (!Number.isSafeInteger(limit) || !Number.isSafeInteger(remaining)) return null
+  const reset = Number(response.headers.get('x-quota-reset') ?? NaN)
+  return { limit, remaining, resetSeconds: Number.isSafeInteger(reset) ? reset : null }
 }
 
 /** A fresh request id matching the proxy's ^[A-Za-z0-9._-]{1,64}$, or null. */
@@ -215,174 +236,4 @@ function retryAfterSeconds (value) {
   if (/^\s*\d+\s*$/.test(value)) return Number(value)
   const date = Date.parse(value)
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000))
-}
-
-// ---------------------------------------------------------------------------------
-// The page: reads its configuration, wires the button and the composer, renders
-// outcomes. All text is set with textContent, never innerHTML: a reply is the chatbot's
-// words, which are data, not markup.
-
-const $ = (id) => document.getElementById(id)
-const button = $('start')
-const result = $('result')
-const countdown = $('countdown')
-const announce = $('announce')
-const chat = $('chat')
-const messages = $('messages')
-const composer = $('composer')
-const input = $('message')
-const send = $('send')
-const BUTTON_LABEL = button.textContent
-/** Problems that mean the session is over: a new one must be started. */
-const SESSION_OVER = new Set(['SESSION_TOKEN_EXPIRED', 'INVALID_SESSION_TOKEN', 'SESSION_NOT_FOUND', 'SESSION_TOKEN_REQUIRED'])
-let session = null
-
-const params = new URLSearchParams(window.location.search)
-const proxyUrl = proxyUrlOf(params.get('proxy') ?? DEFAULT_PROXY)
-const chatbotId = params.get('chatbot') || DEFAULT_CHATBOT
-$('proxy-url').textContent = proxyUrl ?? String(params.get('proxy'))
-$('chatbot-id').textContent = chatbotId
-
-/** An http(s) URL without trailing slash, query or fragment, or null. */
-function proxyUrlOf (value) {
-  try {
-    const url = new URL(value)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
-    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
-  } catch {
-    return null
-  }
-}
-
-/** Appends a new `<tag>` with `props` and `text` to `parent`. */
-function el (parent, tag, props = {}, text = '') {
-  const node = document.createElement(tag)
-  Object.assign(node, props)
-  node.textContent = text
-  parent.append(node)
-  return node
-}
-
-function addField (list, label, value, id) {
-  el(list, 'dt', {}, label)
-  el(list, 'dd', id ? { id } : {}, value)
-}
-
-function showSession (outcome) {
-  result.replaceChildren()
-  result.className = 'result success'
-  el(result, 'p', { className: 'result-title' }, 'Chat session started')
-  const fields = el(result, 'dl', { className: 'fields' })
-  addField(fields, 'Session id', outcome.sessionId, 'session-id')
-  if (outcome.requestId) addField(fields, 'Request id', outcome.requestId, 'request-id')
-  session = { sessionId: outcome.sessionId, sessionToken: outcome.sessionToken }
-  messages.replaceChildren()
-  chat.hidden = false
-  input.focus()
-}
-
-function endSession () {
-  session = null
-  chat.hidden = true
-}
-
-function showProblem (outcome) {
-  result.replaceChildren()
-  result.className = 'result problem'
-  el(result, 'p', { className: 'result-title', id: 'problem-title' }, outcome.title)
-  el(result, 'p', { id: 'problem-detail' }, outcome.detail)
-  const fields = el(result, 'dl', { className: 'fields' })
-  addField(fields, 'Code', outcome.code, 'problem-code')
-  if (outcome.status > 0) addField(fields, 'Status', String(outcome.status), 'problem-status')
-  if (outcome.requestId) addField(fields, 'Request id', outcome.requestId, 'request-id')
-}
-
-let timer = null
-
-/** Keeps `button` (Start chat, or Send) disabled until `seconds` have passed, showing the time left. */
-function waitBeforeRetry (seconds, target = button) {
-  const label = target.textContent === 'Please wait' ? BUTTON_LABEL : target.textContent
-  const until = Date.now() + seconds * 1000
-  const tick = () => {
-    const left = Math.ceil((until - Date.now()) / 1000)
-    if (left <= 0) {
-      clearInterval(timer)
-      timer = null
-      countdown.hidden = true
-      countdown.textContent = ''
-      target.disabled = false
-      target.textContent = label
-      announce.textContent = 'You can try again now.'
-      return
-    }
-    countdown.textContent = `You can try again in ${left} s.`
-  }
-  target.disabled = true
-  target.textContent = 'Please wait'
-  countdown.hidden = false
-  tick()
-  timer = setInterval(tick, 250)
-}
-
-/** Sends the composer's text and streams the reply into a new bubble. */
-async function onSend (event) {
-  event.preventDefault()
-  const content = input.value
-  if (session === null || timer !== null || content.trim() === '') return
-  input.value = ''
-  send.disabled = true
-  el(messages, 'li', { className: 'message user' }, content)
-  const reply = el(messages, 'li', { className: 'message bot' })
-  reply.setAttribute('aria-busy', 'true')
-  const outcome = await sendMessage(proxyUrl, session, content, (piece) => {
-    reply.textContent += piece
-    messages.scrollTop = messages.scrollHeight
-  })
-  reply.removeAttribute('aria-busy')
-  send.disabled = false
-  if (outcome.ok) {
-    if (outcome.cut) el(messages, 'li', { className: 'message note' }, 'The answer was cut off. Please ask again.')
-    return
-  }
-  reply.remove()
-  showProblem(outcome)
-  if (SESSION_OVER.has(outcome.code)) {
-    // The token expired (or the session is gone): the visitor starts a new chat.
-    endSession()
-    announce.textContent = 'This chat has ended. Start a new chat to continue.'
-    return
-  }
-  if (outcome.retryAfter !== null && outcome.retryAfter > 0) waitBeforeRetry(outcome.retryAfter, send)
-}
-
-async function onStart () {
-  if (timer !== null || proxyUrl === null) return
-  button.disabled = true
-  button.textContent = 'Starting…'
-  announce.textContent = ''
-  result.setAttribute('aria-busy', 'true')
-  const outcome = await createSession(proxyUrl, chatbotId)
-  result.removeAttribute('aria-busy')
-  button.disabled = false
-  button.textContent = BUTTON_LABEL
-  if (outcome.ok) {
-    showSession(outcome)
-    return
-  }
-  showProblem(outcome)
-  if (outcome.retryAfter !== null && outcome.retryAfter > 0) waitBeforeRetry(outcome.retryAfter)
-}
-
-if (proxyUrl === null) {
-  button.disabled = true
-  showProblem({ title: 'Invalid proxy URL', detail: 'The ?proxy= parameter must be an http(s) URL.', code: 'CONFIGURATION', status: 0, requestId: null })
-} else {
-  button.addEventListener('click', () => { onStart() })
-  composer.addEventListener('submit', (event) => { onSend(event) })
-  // Enter sends, Shift+Enter starts a new line.
-  input.addEventListener('keydown', (event) => {
-    if (event.key !== 'Enter' || event.shiftKey) return
-    event.preventDefault()
-    composer.requestSubmit()
-  })
 }
