@@ -128,3 +128,40 @@ test('no key, session token or token secret leaks through messages, whole or str
   t.notOk(logs.text.includes(session.sessionToken), 'the session token is never logged')
   t.notOk(responses.join('\n').includes(session.sessionToken.split('.')[2]!), 'nor echoed in any answer to a message')
 })
+
+test('visitor tokens, their subjects and the identity secrets appear in no log line and no response', async (t) => {
+  const { SignJWT } = await import('jose')
+  const visitorSecret = 'visitor-jwt-secret-LEAKCHECK-0123456789'
+  const altchaKey = 'altcha-hmac-key-LEAKCHECK-0123456789abc'
+  const { app, logs } = await setup(t, {
+    LOG_LEVEL: 'trace',
+    CORS_ORIGINS: 'https://shop.example',
+    VISITOR_JWT_SECRET: visitorSecret,
+    VISITOR_JWT_ISSUER: 'https://shop.example',
+    VISITOR_JWT_AUDIENCE: 'proxy',
+    BOT_CHECK: 'altcha',
+    ALTCHA_HMAC_KEY: altchaKey,
+    QUOTA_MESSAGES_PER_DAY: '1'
+  })
+  const sign = async (sub: string, secret = visitorSecret) => await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub)
+    .setIssuer('https://shop.example').setAudience('proxy').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+  const subject = 'leak.check.visitor@example.com'
+  const valid = await sign(subject)
+  const forged = await sign(subject, 'x'.repeat(40))
+  const responses: string[] = []
+  const keep = (res: { body: string, headers: object }) => { responses.push(res.body, JSON.stringify(res.headers)) }
+  const origin = 'https://shop.example'
+  const session = await createSession(app, { authorization: `Bearer ${valid}`, origin })
+  for (const token of [valid, forged]) {
+    keep(await postSession(app, { serialNumber: 'abc' }, { authorization: `Bearer ${token}`, origin }))
+    for (const content of ['hi', 'again: over the quota']) keep(await postMessage(app, session, { content }, { authorization: `Bearer ${token}`, origin }))
+  }
+  keep(await postSession(app, { serialNumber: 'abc' }, { origin, 'bot-check-token': Buffer.from(`{"challenge":"${altchaKey}"}`).toString('base64') }))
+  keep(await app.inject({ url: '/bot-check/challenge', headers: { origin } }))
+  t.ok(logs.entries.some((e) => e.msg === 'visitor token refused'), 'the forged token was refused and logged')
+  const everything = logs.text + responses.join('\n')
+  t.notOk(logs.text.includes(valid) || logs.text.includes(forged), 'no visitor token in the logs')
+  t.notOk(everything.includes(subject), 'no visitor subject anywhere')
+  t.notOk(everything.includes(visitorSecret), 'the visitor secret is nowhere')
+  t.notOk(everything.includes(altchaKey), 'the ALTCHA key is nowhere')
+})

@@ -4,6 +4,7 @@
 // VISITOR_JWT_AUDIENCE. A real site answers only a signed-in user (its session cookie
 // says who) and writes that user's id into `sub`; the demo has one user, DEMO_SUBJECT.
 // The page gets the lifetime in seconds, not a date: browser clocks are often wrong.
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SignJWT } from 'jose'
 
@@ -40,6 +41,8 @@ export async function mintVisitorToken (options: VisitorTokenOptions): Promise<V
     .setAudience(options.audience)
     .setIssuedAt(issuedAt)
     .setExpirationTime(issuedAt + ttlSeconds)
+    // Every token its own, even two minted in the same second.
+    .setJti(randomUUID())
     .sign(new TextEncoder().encode(options.secret))
   return { token, expiresIn: ttlSeconds }
 }
