@@ -3,8 +3,10 @@
 // CancelSignal is taken. Every request creates some (its client's presence, its
 // deadline, an idempotent call shared by several clients), and AbortController on
 // Node's EventTarget made each of them, and each listener added and removed, a
-// measurable share of a request's cost. Here a listener is an array slot. No module of
-// src/ uses AbortSignal: undici is driven through its dispatch API, which takes none.
+// measurable share of a request's cost. Here a listener is an array slot. The request
+// path uses no AbortSignal (undici is driven through its dispatch API, which takes none);
+// only the identity checks' own calls, which undici's request() makes, are bounded by an
+// AbortSignal.timeout (the JWKS fetch, Turnstile's siteverify).
 
 export interface CancelSignal {
   readonly aborted: boolean
