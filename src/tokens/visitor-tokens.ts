@@ -17,6 +17,14 @@ import type { KeyLookup } from './visitor-keys.ts'
 import type { Dispatcher } from 'undici'
 
 export const CLOCK_LEEWAY_S = 30
+/**
+ * A widget sends the same token with every request until it refreshes it: a verified
+ * token's verdict is kept (by the token's exact text) for at most this long, and never
+ * past its `exp`. A removed signing key or a changed secret is obeyed within it.
+ */
+export const VERIFIED_TTL_MS = 60_000
+/** Verified tokens remembered at once (the oldest forgotten first): a bounded memory. */
+export const VERIFIED_MAX = 4096
 /** A bearer value longer than this is no visitor token worth verifying. */
 export const MAX_VISITOR_TOKEN_CHARS = 8192
 
@@ -58,6 +66,8 @@ function refusalOf (error: unknown): VisitorRefusal {
 
 export interface VisitorTokenOptions {
   now?: () => number
+  /** jose's jwtVerify (tests count its calls). */
+  verifyJwt?: typeof jwtVerify
   dispatcher?: Dispatcher
   onKeyFetchError?: (cause: string) => void
 }
@@ -70,6 +80,9 @@ export class VisitorTokens {
   readonly #key: KeyObject | KeyLookup
   readonly #keySet: VisitorKeySet | undefined
   readonly #now: () => number
+  readonly #verifyJwt: typeof jwtVerify
+  /** Verified tokens: their visitor and until when the verdict stands (insertion order is age). */
+  readonly #verified = new Map<string, { visitorId: string, until: number }>()
 
   constructor (config: VisitorTokenConfig, options: VisitorTokenOptions = {}) {
     this.#issuer = config.issuer
@@ -77,6 +90,7 @@ export class VisitorTokens {
     this.#maxTtlS = config.maxTtlSeconds
     this.#algorithms = algorithmsFor(config.keys)
     this.#now = options.now ?? Date.now
+    this.#verifyJwt = options.verifyJwt ?? jwtVerify
     const { keys } = config
     if (keys.kind === 'jwks') {
       this.#keySet = new VisitorKeySet({ url: keys.url, cooldownMs: keys.cooldownMs, now: this.#now, dispatcher: options.dispatcher, onFetchError: options.onKeyFetchError })
@@ -91,10 +105,15 @@ export class VisitorTokens {
   close (): void { this.#keySet?.close() }
 
   async verify (token: string): Promise<VisitorVerdict> {
-    if (!hasJwtShape(token)) return { valid: false, reason: 'malformed' }
     const now = this.#now()
+    const known = this.#verified.get(token)
+    if (known !== undefined) {
+      if (now < known.until) return { valid: true, visitorId: known.visitorId }
+      this.#verified.delete(token)
+    }
+    if (!hasJwtShape(token)) return { valid: false, reason: 'malformed' }
     try {
-      const { payload } = await jwtVerify(token, this.#key as KeyObject, {
+      const { payload } = await this.#verifyJwt(token, this.#key as KeyObject, {
         issuer: this.#issuer,
         audience: this.#audience,
         algorithms: this.#algorithms,
@@ -106,10 +125,17 @@ export class VisitorTokens {
       const lifetime = exp - (payload.iat ?? Math.floor(now / 1000))
       if (lifetime > this.#maxTtlS) return { valid: false, reason: 'lifetime' }
       if (typeof payload.sub !== 'string' || payload.sub === '') return { valid: false, reason: 'claims' }
-      return { valid: true, visitorId: visitorIdOf(this.#issuer, payload.sub) }
+      const visitorId = visitorIdOf(this.#issuer, payload.sub)
+      this.#remember(token, visitorId, Math.min(now + VERIFIED_TTL_MS, (exp + CLOCK_LEEWAY_S) * 1000))
+      return { valid: true, visitorId }
     } catch (error) {
       if ((error as { code?: string }).code === 'VISITOR_KEYS_UNAVAILABLE') return { valid: false, reason: 'keys_unavailable' }
       return { valid: false, reason: refusalOf(error) }
     }
+  }
+
+  #remember (token: string, visitorId: string, until: number): void {
+    if (this.#verified.size >= VERIFIED_MAX) this.#verified.delete(this.#verified.keys().next().value as string)
+    this.#verified.set(token, { visitorId, until })
   }
 }

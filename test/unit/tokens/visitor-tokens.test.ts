@@ -1,10 +1,10 @@
 // Visitor tokens alone: what jose is asked to accept (algorithms by key source, issuer,
 // audience, exp and sub, 30 s of leeway, the lifetime ceiling) and the identity they give.
 import { generateKeyPairSync } from 'node:crypto'
-import { SignJWT, UnsecuredJWT } from 'jose'
+import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose'
 import { test } from 'tap'
 import type { VisitorTokenConfig } from '../../../src/config/config.ts'
-import { algorithmsFor, hasJwtShape, visitorIdOf, VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
+import { algorithmsFor, CLOCK_LEEWAY_S, hasJwtShape, VERIFIED_MAX, VERIFIED_TTL_MS, visitorIdOf, VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
 
 const SECRET = 'visitor-jwt-secret-0123456789abcdef!'
 const ISSUER = 'https://shop.example'
@@ -95,4 +95,58 @@ test('the JWT shape: three base64url parts (the last may be empty: alg none), bo
   t.ok(hasJwtShape('a.b.c'))
   t.ok(hasJwtShape('a.b.'), 'an unsigned token is judged, and refused, as a visitor token')
   for (const bad of ['a.b', 'a.b.c.d', '.b.c', 'a..c', 'a+b.c.d', 'a.b.c ', `${'a'.repeat(8190)}.b.c`]) t.notOk(hasJwtShape(bad), bad)
+})
+
+/** Visitor tokens on a clock moved by hand, counting jose's verifications. */
+function counted () {
+  let now = NOW
+  let calls = 0
+  const tokens = new VisitorTokens(config({ kind: 'secret', secret: SECRET }), {
+    now: () => now,
+    verifyJwt: (async (...args: Parameters<typeof jwtVerify>) => { calls++; return await jwtVerify(...args) }) as typeof jwtVerify
+  })
+  return { tokens, calls: () => calls, advance: (ms: number) => { now += ms } }
+}
+
+test('a verified token is verified once, then its verdict is reused for at most VERIFIED_TTL_MS', async (t) => {
+  const { tokens, calls, advance } = counted()
+  const token = await sign({ exp: NOW_S + 3000 })
+  const verdict = await tokens.verify(token)
+  t.equal(verdict.valid, true)
+  t.same(await tokens.verify(token), verdict)
+  t.equal(calls(), 1, 'the second request verified nothing')
+  advance(VERIFIED_TTL_MS - 1)
+  await tokens.verify(token)
+  t.equal(calls(), 1, 'still within the time')
+  advance(1)
+  t.same(await tokens.verify(token), verdict)
+  t.equal(calls(), 2, 'then it is verified again')
+  t.equal(VERIFIED_TTL_MS, 60_000)
+})
+
+test('a remembered verdict never outlives the token: at exp plus the leeway it is verified again, and refused', async (t) => {
+  const { tokens, calls, advance } = counted()
+  const token = await sign({ exp: NOW_S + 10 })
+  t.equal((await tokens.verify(token)).valid, true)
+  advance((10 + CLOCK_LEEWAY_S) * 1000 - 1)
+  t.equal((await tokens.verify(token)).valid, true)
+  t.equal(calls(), 1)
+  advance(1)
+  t.same(await tokens.verify(token), { valid: false, reason: 'expired' })
+  t.equal(calls(), 2)
+})
+
+test('refused tokens are never remembered, and the memory is bounded (the oldest forgotten first)', async (t) => {
+  const { tokens, calls } = counted()
+  const forged = await sign({}, new TextEncoder().encode('y'.repeat(40)))
+  await tokens.verify(forged)
+  await tokens.verify(forged)
+  t.equal(calls(), 2, 'a refusal is judged every time')
+  const first = await sign({ sub: 'first' })
+  await tokens.verify(first)
+  for (let i = 0; i < VERIFIED_MAX; i++) await tokens.verify(await sign({ sub: `v${i}` }))
+  const before = calls()
+  await tokens.verify(first)
+  t.equal(calls(), before + 1, 'the oldest was forgotten')
+  t.equal(VERIFIED_MAX, 4096)
 })
