@@ -13,6 +13,8 @@ declare module 'autocannon' {
     overallRate?: number
     timeout?: number
     pipelining?: number
+    /** Each request is passed through setupRequest before it is sent. */
+    requests?: Array<{ setupRequest?: (request: { headers?: Record<string, string> }) => object }>
   }
 
   export interface Result {

@@ -10,7 +10,7 @@ import { freePort, inBatches, start } from './processes.ts'
 import type { Child } from './processes.ts'
 import {
   ALLOWED_ORIGIN, BODY, DISALLOWED_ORIGIN, LABELS, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS,
-  VISITOR_LABEL, visitorIdentity
+  VISITOR_FRESH_LABEL, VISITOR_LABEL, visitorIdentity
 } from './targets.ts'
 import type { ServerKind, Target } from './targets.ts'
 import { upstreamControl } from './upstream-stats.ts'
@@ -62,7 +62,7 @@ export class Fleet {
 
   #add (target: Target): void { this.targets.set(target.id, target) }
 
-  async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number, headers?: Record<string, string>, label?: string }): Promise<void> {
+  async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number, headers?: Record<string, string>, label?: string, rotatingHeader?: Target['rotatingHeader'] }): Promise<void> {
     const launch = async (): Promise<void> => {
       const port = await freePort()
       const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', HOTTASK_API_KEY: SIM_KEY, ...env }
@@ -78,6 +78,7 @@ export class Fleet {
         headers: { 'content-type': 'application/json', origin: request.origin, ...request.headers },
         body: BODY,
         expectedStatus: kind === 'http-proxy' ? 200 : request.expectedStatus,
+        rotatingHeader: request.rotatingHeader,
         server,
         upstream: upstream.control
       })
@@ -98,7 +99,7 @@ export class Fleet {
     })
   }
 
-  /** Starts every process; ids are `<kind>` (fast), `<kind>-slow`, `ours-visitor`, `ours-429`, `ours-403`. */
+  /** Starts every process; ids are `<kind>` (fast), `<kind>-slow`, `ours-visitor`, `ours-visitor-fresh`, `ours-429`, `ours-403`. */
   async start (): Promise<void> {
     const ok = { origin: ALLOWED_ORIGIN, expectedStatus: 201 }
     const sims = await inBatches([
@@ -119,8 +120,8 @@ export class Fleet {
     const visitor = await visitorIdentity()
     await inBatches([
       ...servers,
-      // One signature verification per request, the same token every time.
       () => this.#proxy('ours-visitor', 'ours', fast!, visitor.env, { ...ok, headers: { authorization: visitor.authorization }, label: VISITOR_LABEL }),
+      () => this.#proxy('ours-visitor-fresh', 'ours', fast!, visitor.env, { ...ok, rotatingHeader: { name: 'authorization', values: visitor.fresh }, label: VISITOR_FRESH_LABEL }),
       () => this.#proxy('ours-429', 'ours', refusals, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '3600000' }, { origin: ALLOWED_ORIGIN, expectedStatus: 429 }),
       () => this.#proxy('ours-403', 'ours', refusals, {}, { origin: DISALLOWED_ORIGIN, expectedStatus: 403 })
     ])

@@ -18,6 +18,8 @@ export interface LoadSpec {
   rampS: number
   /** Requests per second over all connections (autocannon's overallRate). */
   overallRate?: number
+  /** A header whose value changes with every request, cycling through these values. */
+  rotatingHeader?: { name: string, values: string[] }
 }
 
 export interface LoadResult {
@@ -39,6 +41,12 @@ export interface LoadResult {
 
 const REQUEST_TIMEOUT_S = 10
 
+/** autocannon's per-request hook that gives each request the next value of the header. */
+function rotating (headers: Record<string, string>, header: { name: string, values: string[] }) {
+  let next = 0
+  return (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...headers, [header.name]: header.values[next++ % header.values.length]! } })
+}
+
 export async function runLoad (spec: LoadSpec): Promise<LoadResult> {
   const times: number[] = []
   const statuses: Record<string, number> = {}
@@ -54,7 +62,8 @@ export async function runLoad (spec: LoadSpec): Promise<LoadResult> {
     connections: spec.connections,
     duration: spec.durationS,
     timeout: REQUEST_TIMEOUT_S,
-    ...(spec.overallRate === undefined ? {} : { overallRate: spec.overallRate })
+    ...(spec.overallRate === undefined ? {} : { overallRate: spec.overallRate }),
+    ...(spec.rotatingHeader === undefined ? {} : { requests: [{ setupRequest: rotating(spec.headers, spec.rotatingHeader) }] })
   })
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     const now = performance.now()

@@ -48,7 +48,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'throughput',
     title: `1. Throughput: fast upstream, ${THROUGHPUT_CONNECTIONS} connections`,
-    targets: [...PEERS, 'ours-visitor'],
+    targets: [...PEERS, 'ours-visitor', 'ours-visitor-fresh'],
     connections: THROUGHPUT_CONNECTIONS,
     rampS: RAMP_S
   },
@@ -118,7 +118,8 @@ export async function measure (scenario: Scenario, target: Target, run: RunSetti
     connections: scenario.connections,
     durationS: rampS + run.durationS,
     rampS,
-    overallRate: scenario.overallRate
+    overallRate: scenario.overallRate,
+    rotatingHeader: target.rotatingHeader
   })
   const noise = stopNoise()
   const wallS = (performance.now() - started) / 1000

@@ -35,6 +35,8 @@ export interface Target {
   headers: Record<string, string>
   body: string
   expectedStatus: number
+  /** A header that changes with every request (visitor tokens that are never reused). */
+  rotatingHeader?: { name: string, values: string[] }
   /** The process whose memory is measured; none for the upstream called directly. */
   server?: Child
   upstream: UpstreamControl
@@ -47,7 +49,8 @@ export const LABELS: Record<ServerKind | 'direct', string> = {
   ours: 'hottask-proxy'
 }
 
-export const VISITOR_LABEL = 'hottask-proxy, visitor tokens on'
+export const VISITOR_LABEL = 'hottask-proxy, visitor token (same each request)'
+export const VISITOR_FRESH_LABEL = 'hottask-proxy, visitor token (new each request)'
 
 /**
  * Our proxy in production shape; variables it does not know are ignored by it. Run it
@@ -74,23 +77,32 @@ export function peerEnv (extra: Record<string, string>): Record<string, string> 
 }
 
 /**
- * Visitor tokens for the `ours-visitor` target: an RS256 key pair made for this run (the
+ * Visitor tokens for the `ours-visitor` targets: an RS256 key pair made for this run (the
  * common choice of identity providers' JWKS), the proxy's settings that verify with its
- * public half, and one token signed with its private half for every request.
+ * public half, one token for every request (`ours-visitor`: what a widget does, verified
+ * once and then remembered) and FRESH_TOKENS tokens used in turn (`ours-visitor-fresh`:
+ * more than the proxy remembers, so every request is one signature verification).
  */
-export async function visitorIdentity (): Promise<{ env: Record<string, string>, authorization: string }> {
+export async function visitorIdentity (): Promise<{ env: Record<string, string>, authorization: string, fresh: string[] }> {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const issuer = 'https://shop.example'
   const audience = 'hottask-proxy'
-  const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('bench-visitor').setIssuer(issuer).setAudience(audience)
+  const sign = async (sub: string) => await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject(sub).setIssuer(issuer).setAudience(audience)
     .setIssuedAt().setExpirationTime('12h').sign(privateKey)
+  const fresh = await Promise.all(Array.from({ length: FRESH_TOKENS }, async (_, i) => `Bearer ${await sign(`bench-visitor-${i}`)}`))
   return {
     env: {
       VISITOR_JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       VISITOR_JWT_ISSUER: issuer,
       VISITOR_JWT_AUDIENCE: audience,
-      VISITOR_JWT_MAX_TTL_S: String(13 * 3600)
+      VISITOR_JWT_MAX_TTL_S: String(13 * 3600),
+      // Tokens of many visitors: the per-visitor rate limit must not be what answers.
+      RATE_LIMIT_MAX: '100000000'
     },
-    authorization: `Bearer ${token}`
+    authorization: `Bearer ${await sign('bench-visitor')}`,
+    fresh
   }
 }
+
+/** More tokens than the proxy remembers as verified (VERIFIED_MAX, 4096). */
+export const FRESH_TOKENS = 5000

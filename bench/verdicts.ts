@@ -67,6 +67,7 @@ export function verdicts (summaries: ScenarioSummary[]): Verdict[] {
   const minimal = find(summaries, 'throughput', 'minimal')
   const httpProxy = find(summaries, 'throughput', 'http-proxy')
   const visitor = find(summaries, 'throughput', 'ours-visitor')
+  const fresh = find(summaries, 'throughput', 'ours-visitor-fresh')
   const overDirect = find(summaries, 'overhead', 'direct')
   const overOurs = find(summaries, 'overhead', 'ours')
   const slow = find(summaries, 'slow', 'ours-slow')
@@ -78,7 +79,9 @@ export function verdicts (summaries: ScenarioSummary[]): Verdict[] {
     judge('success path answers 201 only', wrong.length === 0 ? 'all 201' : `also ${wrong.join('; ')}`, wrong.length === 0),
     judge('throughput ≥ 0.8 × minimal proxy', versus(ours, minimal), ours.rps / minimal.rps >= 0.8, unsaturated(ours, minimal), true),
     judge('throughput ≥ 1.0 × @fastify/http-proxy', versus(ours, httpProxy), ours.rps / httpProxy.rps >= 1, unsaturated(ours, httpProxy), true),
-    judge('visitor tokens on (one RS256 verification per request): throughput ≥ 0.85 × off', versus(visitor, ours),
+    judge('visitor tokens on, one RS256 verification per request: throughput ≥ 0.85 × off', versus(fresh, ours),
+      fresh.rps / ours.rps >= 0.85 && fresh.unexpected === 0, unsaturated(fresh, ours), true),
+    judge('visitor tokens on, a widget\'s token (the same each request): throughput ≥ 0.85 × off', versus(visitor, ours),
       visitor.rps / ours.rps >= 0.85 && visitor.unexpected === 0, unsaturated(visitor, ours), true),
     judge('throughput: peak RSS ≤ 150 MB', `${fixed(ours.peakRssMb, 1)} MB`, ours.peakRssMb <= 150),
     judge(`overhead at ${FIXED_RATE} req/s: p99 added ≤ 2 ms`, `${fixed(addedP99, 2)} ms`, addedP99 <= 2,

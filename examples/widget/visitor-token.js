@@ -8,7 +8,7 @@
 // { "token": "<JWT>", "expiresIn": <seconds> }; the page counts from when it got it, so a
 // wrong clock in the browser does not matter.
 
-/** Fetch a new token once less than this is left (or half its life has passed, if shorter). */
+/** Fetch a new token once less than this is left (a short-lived one: once half its life has passed). */
 const REFRESH_BEFORE_S = 60
 const TIMEOUT_MS = 10_000
 
@@ -32,7 +32,7 @@ export function visitorTokens (url) {
     }
     if (typeof answer.token !== 'string' || !Number.isFinite(answer.expiresIn)) return unavailable(answer.status ?? 0)
     const lifetimeS = answer.expiresIn
-    current = { token: answer.token, refreshAt: Date.now() + Math.min(lifetimeS - REFRESH_BEFORE_S, lifetimeS / 2) * 1000 }
+    current = { token: answer.token, refreshAt: Date.now() + Math.max(lifetimeS - REFRESH_BEFORE_S, lifetimeS / 2) * 1000 }
     return { ok: true, token: answer.token }
   }
 

@@ -109,7 +109,7 @@ test('visitor mode: a token from the site backend goes with the session and ever
   t.equal(await page.locator('#quota').isHidden(), true, 'no quota shown before the proxy told one')
 
   const started = await clickStart(page, proxyUrl)
-  t.equal(started.status, 201, started.body)
+  t.equal(started.status, 201, 'created')
   const token = bearerOf(started.request)
   t.ok(token, 'POST /sessions carried a bearer token')
   const { payload, protectedHeader } = await jwtVerify(token!, new TextEncoder().encode(SECRET), { issuer: ISSUER, audience: AUDIENCE })
@@ -150,7 +150,7 @@ test('visitor mode: a token near its end is replaced before the next request, an
   t.equal(bearerOf(before.request), bearerOf(started.request), 'more than 60 s left: the same token')
   await page.clock.runFor(2000)
   const after = await sendMessage(page, proxyUrl, 'and now?')
-  t.equal(after.status, 200, after.body)
+  t.equal(after.status, 200, 'the session goes on with the new token')
   t.not(bearerOf(after.request), bearerOf(started.request), 'less than 60 s left: a new token')
   t.equal(minted(), 2)
   t.same(errors, [])
@@ -199,16 +199,19 @@ test('altcha mode: the page solves the proxy\'s challenge with the ALTCHA widget
   const { page, errors } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}&mode=altcha`)
   t.equal(await text(page, '#mode'), 'Bot check (ALTCHA)')
   await page.locator('altcha-widget').waitFor()
+  const workers: string[] = []
+  page.on('worker', (worker) => { workers.push(worker.url()) })
 
   const served = page.waitForResponse(`${proxyUrl}/bot-check/challenge`)
   const started = await clickStart(page, proxyUrl)
   const challenge = JSON.parse(await (await served).text()) as { parameters: Record<string, unknown>, signature: string }
-  t.equal(started.status, 201, started.body)
+  t.equal(started.status, 201, 'created')
   const sent = payloadOf(started.request)
   t.same(sent.challenge, challenge, 'the challenge the proxy served, as served')
   t.equal(sent.challenge.parameters.algorithm, 'SHA-256')
   t.ok(Number.isInteger(sent.solution.counter) && sent.solution.counter >= 0, `the counter found: ${sent.solution.counter}`)
   t.ok(sent.solution.derivedKey.startsWith(String(challenge.parameters.keyPrefix)), 'a key with the required prefix')
+  t.ok(workers.length > 0 && workers.every((url) => url === `${pageOrigin}/vendor/altcha-sha-worker.js`), `solved by the widget's SHA workers, from the page's origin: ${workers.length}`)
   t.equal(started.request.headers().authorization, undefined, 'no visitor token in this mode')
   await page.locator('#session-id').waitFor()
   t.equal(await page.locator('#chat').isVisible(), true)
@@ -239,7 +242,7 @@ test('altcha mode: a box the visitor ticked first is the solution Start chat sen
   await page.locator('altcha-widget').getByText("I'm not a robot").click()
   await page.locator('altcha-widget [data-state="verified"]').waitFor({ timeout: 60_000 })
   const started = await clickStart(page, proxyUrl)
-  t.equal(started.status, 201, started.body)
+  t.equal(started.status, 201, 'created')
   t.equal(challenges, 1, 'solved once, when the box was ticked')
   t.same(errors, [])
 })
@@ -255,7 +258,7 @@ test('BOT_CHECK=altcha: the anonymous page is refused BOT_CHECK_REQUIRED; a visi
 
   const visitor = await open(t, `${pageOrigin}/?proxy=${proxyUrl}&mode=visitor`)
   const started = await clickStart(visitor.page, proxyUrl)
-  t.equal(started.status, 201, started.body)
+  t.equal(started.status, 201, 'created')
   t.equal(started.request.headers()['bot-check-token'], undefined, 'no bot check sent')
 })
 

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import type { Test } from 'tap'
-import { contentSecurityPolicy, fileNameOf, startStaticServer } from '../../scripts/static-server.ts'
+import { contentSecurityPolicy, fileNameOf, startStaticServer, staticHandler } from '../../scripts/static-server.ts'
 
 const WIDGET = fileURLToPath(new URL('../../examples/widget/', import.meta.url))
 
@@ -131,4 +131,42 @@ test('fileNameOf maps request paths to one file name of the folder', async (t) =
   t.equal(fileNameOf('/../package.json'), undefined)
   t.equal(fileNameOf('/%2e%2e%2fpackage.json'), undefined)
   t.equal(fileNameOf('/Makefile'), undefined, 'no extension, no file')
+})
+
+test('files from elsewhere and routes are served at their exact paths only, with the same headers', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'static-server-'))
+  t.teardown(() => rmSync(base, { recursive: true, force: true }))
+  const root = join(base, 'site')
+  mkdirSync(root)
+  writeFileSync(join(base, 'lib.js'), 'lib()')
+  writeFileSync(join(base, 'secret.js'), 'SECRET')
+  const server = await startStaticServer(root, {
+    connectSrc: ["'self'", 'http://127.0.0.1:3000'],
+    files: { '/vendor/lib.js': join(base, 'lib.js'), '/vendor/gone.js': join(base, 'gone.js') },
+    routes: { '/token': (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}') } }
+  })
+  t.teardown(server.close)
+  const { origin } = server
+
+  const lib = await get(origin, '/vendor/lib.js?v=1')
+  t.equal(lib.status, 200)
+  t.equal(lib.body, 'lib()')
+  t.equal(lib.headers['content-type'], 'text/javascript; charset=utf-8')
+  t.equal(lib.headers['content-security-policy'], contentSecurityPolicy(["'self'", 'http://127.0.0.1:3000']))
+  t.match(lib.headers['content-security-policy'], /connect-src 'self' http:\/\/127\.0\.0\.1:3000;/)
+
+  const route = await get(origin, '/token')
+  t.equal(route.status, 200)
+  t.equal(route.body, '{"token":"t"}')
+  t.equal(route.headers['content-type'], 'application/json', "the route's own headers")
+  t.equal(route.headers['x-content-type-options'], 'nosniff', 'and the common ones')
+  t.equal(route.headers['cache-control'], 'no-store')
+  t.equal((await get(origin, '/token', 'POST')).status, 405, 'GET and HEAD only, routes too')
+
+  for (const path of ['/vendor/gone.js', '/vendor/%6cib.js', '/vendor/lib.js/', '/vendor/../secret.js', '/vendor/secret.js', '/lib.js', '/token/', '/Token', '/constructor', '/__proto__']) {
+    const answer = await get(origin, path)
+    t.equal(answer.status, 404, `${path} is not found`)
+    t.notMatch(answer.body, /SECRET/)
+  }
+  t.throws(() => staticHandler(root, { files: { '/notes': join(base, 'notes.txt') } }), /no content type/, 'a file of an unknown type is refused at once')
 })
