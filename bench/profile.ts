@@ -6,7 +6,7 @@
 // flame graph (Chrome DevTools → Performance, or speedscope).
 //
 // Env: PROFILE_TARGET (ours), DURATION seconds of load (10), WARMUP seconds (2),
-// PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON,
+// PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON, PROFILE_HEADERS extra request headers as JSON,
 // PROFILE_CONNECTIONS (50), PROFILE_DELAY_MS the upstream's delay (0), PROFILE_ORIGIN
 // the Origin sent (the allowed one), PROFILE_SCRIPT another checkout's server script,
 // PROFILE_NODE_ARGS ours' node flags instead of production's (space-separated; '' for none). E.g. the 429 path:
@@ -57,7 +57,7 @@ async function main (): Promise<void> {
   const server = await start({ name: kind, script, nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })
   const origin = process.env.PROFILE_ORIGIN ?? ALLOWED_ORIGIN
   const connections = number('PROFILE_CONNECTIONS', THROUGHPUT_CONNECTIONS)
-  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin }, body: BODY, connections, rampS: 0 }
+  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin, ...JSON.parse(process.env.PROFILE_HEADERS ?? '{}') as Record<string, string> }, body: BODY, connections, rampS: 0 }
   let requests = 0
   try {
     const warm = await runLoad({ ...load, durationS: warmupS })

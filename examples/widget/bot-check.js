@@ -7,6 +7,7 @@
 // The widget's files come from this page's own origin (the demo serves them from
 // node_modules/altcha): its "external" build, which needs no inline style or script, with
 // the stylesheet and the SHA worker as files of their own. They are loaded only in this mode.
+/* global Worker */
 const SCRIPT = new URL('vendor/altcha.js', import.meta.url).href
 const STYLESHEET = new URL('vendor/altcha.css', import.meta.url).href
 const SHA_WORKER = new URL('vendor/altcha-sha-worker.js', import.meta.url).href

@@ -19,7 +19,8 @@ const nothing = async () => ({ ok: true, headers: {} })
 
 /**
  * The mode's headers: `forSession()` and `forMessage()` resolve to { ok: true, headers } or
- * to a problem to show; `sessionTried()` is called once POST /sessions has been sent.
+ * to a problem to show; `answered(request, outcome)` is told each outcome of a request
+ * ('session' or 'message') that went to the proxy.
  */
 export async function identityFor (mode, { proxyUrl, botCheckContainer }) {
   if (mode === 'visitor') {
@@ -28,7 +29,12 @@ export async function identityFor (mode, { proxyUrl, botCheckContainer }) {
       const token = await tokens.get()
       return token.ok ? { ok: true, headers: bearer(token.token) } : token
     }
-    return { forSession: headers, forMessage: headers, sessionTried () {} }
+    return {
+      forSession: headers,
+      forMessage: headers,
+      // Refused (expired early by the proxy's clock, a rotated key): the next try gets a new one.
+      answered (_request, outcome) { if (outcome.code === 'INVALID_VISITOR_TOKEN') tokens.forget() }
+    }
   }
   if (mode === 'altcha') {
     botCheckContainer.hidden = false
@@ -40,8 +46,8 @@ export async function identityFor (mode, { proxyUrl, botCheckContainer }) {
       },
       forMessage: nothing,
       // A solution passes once, whatever came of it: the next chat needs a new one.
-      sessionTried () { check.reset() }
+      answered (request) { if (request === 'session') check.reset() }
     }
   }
-  return { forSession: nothing, forMessage: nothing, sessionTried () {} }
+  return { forSession: nothing, forMessage: nothing, answered () {} }
 }

@@ -164,12 +164,14 @@ async function onSend (identity, event) {
   const reply = el(messages, 'li', { className: 'message bot' })
   reply.setAttribute('aria-busy', 'true')
   const auth = await identity.forMessage()
-  const outcome = !auth.ok
-    ? auth
-    : await sendMessage(proxyUrl, session, content, (piece) => {
+  let outcome = auth
+  if (auth.ok) {
+    outcome = await sendMessage(proxyUrl, session, content, (piece) => {
       reply.textContent += piece
       messages.scrollTop = messages.scrollHeight
     }, auth.headers)
+    identity.answered('message', outcome)
+  }
   reply.removeAttribute('aria-busy')
   send.disabled = false
   showQuota('messages', outcome.quota)
@@ -198,7 +200,7 @@ async function onStart (identity) {
   let outcome = auth
   if (auth.ok) {
     outcome = await createSession(proxyUrl, chatbotId, auth.headers)
-    identity.sessionTried()
+    identity.answered('session', outcome)
   }
   result.removeAttribute('aria-busy')
   button.disabled = false

@@ -14,7 +14,8 @@ const TIMEOUT_MS = 10_000
 
 /**
  * A source of visitor tokens from `url` (the site's backend). `get()` resolves (never
- * rejects) to { ok: true, token } or to a problem the page can show, shaped as widget.js's.
+ * rejects) to { ok: true, token } or to a problem the page can show, shaped as widget.js's;
+ * `forget()` drops the token the proxy refused, so the next request fetches another.
  */
 export function visitorTokens (url) {
   let current = null // { token, refreshAt }
@@ -42,7 +43,8 @@ export function visitorTokens (url) {
       // Two requests at once share one fetch.
       pending ??= fetchToken().finally(() => { pending = null })
       return await pending
-    }
+    },
+    forget () { current = null }
   }
 }
 

@@ -33,11 +33,27 @@ export interface VisitorGuardOptions {
 export function visitorTokenGuard (options: VisitorGuardOptions) {
   const { visitors, requireVisitorToken, requireClientToken, onVerdict } = options
   const match = options.clientTokens.length > 0 ? tokenMatcher(options.clientTokens) : () => undefined
-  return async function authenticateCaller (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+
+  function judge (request: FastifyRequest, verdict: VisitorVerdict): Error | undefined {
+    onVerdict(verdict, request)
+    if (verdict.valid) {
+      // The completion line names the visitor (request.visitorId): no child logger per request.
+      request.visitorId = verdict.visitorId
+      return undefined
+    }
+    if (verdict.reason === 'keys_unavailable') {
+      return new ProblemError('VISITOR_KEYS_UNAVAILABLE', undefined, { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) })
+    }
+    request.invalidVisitorToken = true
+    return undefined
+  }
+
+  return function authenticateCaller (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
     const header = request.headers.authorization
     if (header === undefined) {
-      if (requireClientToken) throw new ProblemError('CLIENT_TOKEN_REQUIRED', undefined, CHALLENGE)
-      if (requireVisitorToken && request.headers.origin !== undefined) throw new ProblemError('VISITOR_TOKEN_REQUIRED', undefined, CHALLENGE)
+      if (requireClientToken) done(new ProblemError('CLIENT_TOKEN_REQUIRED', undefined, CHALLENGE))
+      else if (requireVisitorToken && request.headers.origin !== undefined) done(new ProblemError('VISITOR_TOKEN_REQUIRED', undefined, CHALLENGE))
+      else done()
       return
     }
     const presented = BEARER.exec(header)?.[1]
@@ -45,22 +61,20 @@ export function visitorTokenGuard (options: VisitorGuardOptions) {
     if (name !== undefined) {
       request.clientName = name
       request.log = request.log.child({ client: name })
+      done()
       return
     }
     if (presented === undefined || !hasJwtShape(presented)) {
       request.invalidClientToken = true
+      done()
       return
     }
-    const verdict = await visitors.verify(presented)
-    onVerdict(verdict, request)
-    if (verdict.valid) {
-      request.visitorId = verdict.visitorId
-      request.log = request.log.child({ visitor: verdict.visitorId })
+    // A widget's token is verified once; its later requests take the remembered verdict at once.
+    const remembered = visitors.remembered(presented)
+    if (remembered !== undefined) {
+      done(judge(request, { valid: true, visitorId: remembered }))
       return
     }
-    if (verdict.reason === 'keys_unavailable') {
-      throw new ProblemError('VISITOR_KEYS_UNAVAILABLE', undefined, { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) })
-    }
-    request.invalidVisitorToken = true
+    visitors.verify(presented).then((verdict) => done(judge(request, verdict)), done)
   }
 }

@@ -75,6 +75,7 @@ export class Metrics {
   readonly #messages: Counter<'outcome'>
   readonly #streams: Counter<'end'>
   readonly #visitorTokens: Counter<'outcome'>
+  readonly #visitorValid: ReturnType<Counter<'outcome'>['labels']>
   readonly #botChecks: Counter<'outcome'>
   readonly #quotaRefusals: Counter<'quota'>
   readonly #firstByte: Histogram
@@ -128,6 +129,7 @@ export class Metrics {
     for (const reason of OVERLOAD_REASONS) this.#overload.inc({ reason }, 0)
     for (const end of STREAM_ENDS) this.#streams.inc({ end }, 0)
     for (const outcome of VISITOR_TOKEN_OUTCOMES) this.#visitorTokens.inc({ outcome }, 0)
+    this.#visitorValid = this.#visitorTokens.labels({ outcome: 'valid' })
     for (const outcome of BOT_CHECK_OUTCOMES) this.#botChecks.inc({ outcome }, 0)
     for (const quota of QUOTA_KINDS) this.#quotaRefusals.inc({ quota }, 0)
     for (const outcome of ['answered', 'streamed']) this.#messages.inc({ outcome }, 0)
@@ -198,7 +200,12 @@ export class Metrics {
   recordOverload (reason: OverloadReason): void { this.#overload.inc({ reason: bounded(this.#overloadReasons, reason) }) }
   recordConnectionDropped (): void { this.#connectionsDropped.inc() }
   recordMessage (outcome: MessageOutcome): void { this.#messages.inc({ outcome: bounded(this.#messageOutcomes, outcome) }) }
-  recordVisitorToken (outcome: VisitorTokenOutcome): void { this.#visitorTokens.inc({ outcome: bounded(this.#visitorOutcomes, outcome) }) }
+  recordVisitorToken (outcome: VisitorTokenOutcome): void {
+    // Every request of a visitor counts one: the valid series is bound once.
+    if (outcome === 'valid') this.#visitorValid.inc()
+    else this.#visitorTokens.inc({ outcome: bounded(this.#visitorOutcomes, outcome) })
+  }
+
   recordBotCheck (outcome: BotCheckOutcome): void { this.#botChecks.inc({ outcome: bounded(this.#botCheckOutcomes, outcome) }) }
   recordQuotaRefused (quota: QuotaKindName): void { this.#quotaRefusals.inc({ quota: bounded(this.#quotaKinds, quota) }) }
   recordStreamEnd (end: StreamEnd): void { this.#streams.inc({ end: bounded(this.#streamEnds, end) }) }

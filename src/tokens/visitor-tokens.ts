@@ -104,13 +104,19 @@ export class VisitorTokens {
   start (): void { this.#keySet?.start().catch(() => {}) }
   close (): void { this.#keySet?.close() }
 
-  async verify (token: string): Promise<VisitorVerdict> {
-    const now = this.#now()
+  /** The visitor of a token verified within VERIFIED_TTL_MS (and before its exp), else undefined: no promise, no work. */
+  remembered (token: string): string | undefined {
     const known = this.#verified.get(token)
-    if (known !== undefined) {
-      if (now < known.until) return { valid: true, visitorId: known.visitorId }
-      this.#verified.delete(token)
-    }
+    if (known === undefined) return undefined
+    if (this.#now() < known.until) return known.visitorId
+    this.#verified.delete(token)
+    return undefined
+  }
+
+  async verify (token: string): Promise<VisitorVerdict> {
+    const visitorId = this.remembered(token)
+    if (visitorId !== undefined) return { valid: true, visitorId }
+    const now = this.#now()
     if (!hasJwtShape(token)) return { valid: false, reason: 'malformed' }
     try {
       const { payload } = await this.#verifyJwt(token, this.#key as KeyObject, {

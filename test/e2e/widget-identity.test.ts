@@ -12,6 +12,7 @@ import { before, t as root, test } from 'tap'
 import type { Test } from 'tap'
 import { ERRORS } from '../../src/http/errors.ts'
 import { staticHandler } from '../../scripts/static-server.ts'
+import type { Handler } from '../../scripts/static-server.ts'
 import { ALTCHA_FILES } from '../../examples/widget/server/altcha-files.ts'
 import { DEMO_SUBJECT, VISITOR_TOKEN_PATH, visitorTokenHandler } from '../../examples/widget/server/visitor-token.ts'
 import { artifactPath, launchBrowser, serve } from '../helpers/browser.ts'
@@ -42,36 +43,37 @@ interface Site extends Harness {
  * /visitor-token) and the ALTCHA widget's files, and a proxy on another origin that
  * verifies the site's visitor tokens. The page may fetch only itself and the proxy.
  */
-async function startSite (t: Test, env: Record<string, string> = {}): Promise<Site> {
+async function startSite (t: Test, env: Record<string, string> = {}, secretOf: (nth: number) => string = () => SECRET): Promise<Site> {
   let handler = staticHandler(WIDGET)
   const { origin: pageOrigin } = await serve(t, (req, res) => handler(req, res))
   const harness = await setup(t, { CORS_ORIGINS: pageOrigin, UPSTREAM_RETRIES: '0', ...VISITORS, ...env })
   const proxyUrl = await harness.app.listen({ port: 0, host: '127.0.0.1' })
   let minted = 0
-  const mint = visitorTokenHandler({ secret: SECRET, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: TTL_S })
-  handler = staticHandler(WIDGET, {
-    connectSrc: ["'self'", proxyUrl],
-    files: ALTCHA_FILES,
-    routes: { [VISITOR_TOKEN_PATH]: (req, res) => { minted++; mint(req, res) } }
-  })
+  const mint: Handler = (req, res) => {
+    minted++
+    visitorTokenHandler({ secret: secretOf(minted), issuer: ISSUER, audience: AUDIENCE, ttlSeconds: TTL_S })(req, res)
+  }
+  handler = staticHandler(WIDGET, { connectSrc: ["'self'", proxyUrl], files: ALTCHA_FILES, routes: { [VISITOR_TOKEN_PATH]: mint } })
   return { ...harness, pageOrigin, proxyUrl, minted: () => minted }
 }
 
-interface Opened { page: Page, errors: string[] }
+interface Opened { page: Page, errors: string[], requests: string[] }
 
 /** Opens the widget page; collects console errors, page errors and CSP violations. */
 async function open (t: Test, url: string, options: { fakeClock?: boolean } = {}): Promise<Opened> {
   const page = await browser.newPage({ viewport: { width: 720, height: 760 } })
   t.teardown(() => page.close())
   const errors: string[] = []
+  const requests: string[] = []
   page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()) })
   page.on('pageerror', (error) => { errors.push(String(error)) })
+  page.on('request', (request) => { requests.push(request.url()) })
   if (options.fakeClock === true) await page.clock.install()
   await page.goto(url)
   // Time stands still from here on; only clock.runFor() moves it.
   if (options.fakeClock === true) await page.clock.pauseAt(Date.now() + 60_000)
   await page.getByRole('button', { name: 'Start chat' }).waitFor()
-  return { page, errors }
+  return { page, errors, requests }
 }
 
 interface Sent { request: Request, status: number, body: string }
@@ -156,6 +158,21 @@ test('visitor mode: a token near its end is replaced before the next request, an
   t.same(errors, [])
 })
 
+test('visitor mode: a token the proxy refuses is dropped, and the next try fetches another', async (t) => {
+  // The site's first token is signed with a key the proxy does not know (a rotation gone wrong).
+  const { upstream, pageOrigin, proxyUrl, minted } = await startSite(t, {}, (nth) => nth === 1 ? 'not-the-proxy-secret-0123456789abcdef' : SECRET)
+  const { page } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}&mode=visitor`)
+  const refused = await clickStart(page, proxyUrl)
+  t.equal(refused.status, 401)
+  await page.locator('#problem-code').waitFor()
+  t.equal(await text(page, '#problem-code'), 'INVALID_VISITOR_TOKEN')
+  const again = await clickStart(page, proxyUrl)
+  t.equal(again.status, 201, 'created with a new token')
+  t.not(bearerOf(again.request), bearerOf(refused.request))
+  t.equal(minted(), 2)
+  t.equal(upstream.count(), 1)
+})
+
 test('REQUIRE_VISITOR_TOKEN: the page without a token is refused, and says why', async (t) => {
   const { upstream, pageOrigin, proxyUrl, minted } = await startSite(t, { REQUIRE_VISITOR_TOKEN: 'true' })
   const { page, errors } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}`)
@@ -196,7 +213,7 @@ function payloadOf (request: Request): { challenge: { parameters: Record<string,
 
 test('altcha mode: the page solves the proxy\'s challenge with the ALTCHA widget and starts a chat; its payload passes once', async (t) => {
   const { upstream, pageOrigin, proxyUrl, minted } = await startSite(t, ALTCHA)
-  const { page, errors } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}&mode=altcha`)
+  const { page, errors, requests } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}&mode=altcha`)
   t.equal(await text(page, '#mode'), 'Bot check (ALTCHA)')
   await page.locator('altcha-widget').waitFor()
   const workers: string[] = []
@@ -217,6 +234,8 @@ test('altcha mode: the page solves the proxy\'s challenge with the ALTCHA widget
   t.equal(await page.locator('#chat').isVisible(), true)
   t.equal(minted(), 0)
   t.same(errors, [], 'no console error, no page error, no CSP violation: the widget and its workers run under the page\'s CSP')
+  t.same(requests.filter((url) => !url.startsWith(`${pageOrigin}/`) && !url.startsWith(`${proxyUrl}/`)), [], 'no third party: the page and the proxy only')
+  t.ok(requests.includes(`${pageOrigin}/vendor/altcha.js`), 'the widget came from the page\'s origin')
   await page.mouse.move(0, 0)
   await page.screenshot({ path: artifactPath('widget-altcha.png'), fullPage: true })
 
@@ -234,7 +253,7 @@ test('altcha mode: the page solves the proxy\'s challenge with the ALTCHA widget
   t.equal(upstream.count(), 2)
 })
 
-test('altcha mode: a box the visitor ticked first is the solution Start chat sends', async (t) => {
+test('altcha mode: a box the visitor ticked first is the solution Start chat sends, done or under way', async (t) => {
   const { pageOrigin, proxyUrl } = await startSite(t, ALTCHA)
   const { page, errors } = await open(t, `${pageOrigin}/?proxy=${proxyUrl}&mode=altcha`)
   let challenges = 0
@@ -244,6 +263,14 @@ test('altcha mode: a box the visitor ticked first is the solution Start chat sen
   const started = await clickStart(page, proxyUrl)
   t.equal(started.status, 201, 'created')
   t.equal(challenges, 1, 'solved once, when the box was ticked')
+
+  // Ticked, and Start chat clicked while the work is still under way: it waits for that work.
+  await page.locator('altcha-widget').getByText("I'm not a robot").click()
+  // The widget takes at least 500 ms (its minDuration) before it says verified.
+  t.equal(await page.locator('altcha-widget').evaluate((widget) => (widget as unknown as { getState: () => string }).getState()), 'verifying')
+  const again = await clickStart(page, proxyUrl)
+  t.equal(again.status, 201)
+  t.equal(challenges, 2, 'one more challenge, solved once')
   t.same(errors, [])
 })
 

@@ -42,6 +42,7 @@ test('serves the widget with the right content types and security headers', asyn
     ['/index.html', 'text/html; charset=utf-8', 'Start chat'],
     ['/index.html?proxy=http://127.0.0.1:3000#x', 'text/html; charset=utf-8', 'Start chat'],
     ['/widget.js', 'text/javascript; charset=utf-8', 'createSession'],
+    ['/page.js', 'text/javascript; charset=utf-8', 'identityFor'],
     ['/style.css', 'text/css; charset=utf-8', '.card'],
     ['/favicon.svg', 'image/svg+xml', '<svg']
   ]

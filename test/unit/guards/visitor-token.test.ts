@@ -11,14 +11,17 @@ import type { VisitorTokens, VisitorVerdict } from '../../../src/tokens/visitor-
 const CLIENTS = [{ name: 'billing', token: 'billing-token-0123456789' }]
 const JWT = 'aaaa.bbbb.cccc'
 
-/** A verifier that answers `verdict` and records what it was asked. */
-function verifier (verdict: VisitorVerdict) {
+/** A verifier that answers `verdict` and records what it was asked; `remembered` tokens need no verification. */
+function verifier (verdict: VisitorVerdict, remembered: Record<string, string> = {}) {
   const asked: string[] = []
-  return { asked, visitors: { verify: async (token: string) => { asked.push(token); return verdict } } as unknown as VisitorTokens }
+  return {
+    asked,
+    visitors: { remembered: (token: string) => remembered[token], verify: async (token: string) => { asked.push(token); return verdict } } as unknown as VisitorTokens
+  }
 }
 
-async function run (headers: Record<string, string>, verdict: VisitorVerdict, options: { requireVisitor?: boolean, requireClient?: boolean } = {}) {
-  const { asked, visitors } = verifier(verdict)
+async function run (headers: Record<string, string>, verdict: VisitorVerdict, options: { requireVisitor?: boolean, requireClient?: boolean, remembered?: Record<string, string> } = {}) {
+  const { asked, visitors } = verifier(verdict, options.remembered)
   const reported: VisitorVerdict[] = []
   const guard = visitorTokenGuard({
     clientTokens: CLIENTS,
@@ -28,12 +31,9 @@ async function run (headers: Record<string, string>, verdict: VisitorVerdict, op
     onVerdict: (v) => reported.push(v)
   })
   const request = { headers, clientName: null as string | null, visitorId: null as string | null, invalidClientToken: false, invalidVisitorToken: false, log: pino({ level: 'silent' }) }
-  let refusal: ProblemError | undefined
-  try {
-    await guard(request as unknown as FastifyRequest, {} as FastifyReply)
-  } catch (error) {
-    refusal = error as ProblemError
-  }
+  const refusal = await new Promise<ProblemError | undefined>((resolve) => {
+    guard(request as unknown as FastifyRequest, {} as FastifyReply, (error?: Error) => resolve(error as ProblemError | undefined))
+  })
   let deferred: ProblemError | undefined
   refuseInvalidToken(request as unknown as FastifyRequest, {} as FastifyReply, undefined, (error?: Error) => { deferred = error as ProblemError | undefined })
   const bindings = request.log.bindings() as { client?: string, visitor?: string }
@@ -53,10 +53,16 @@ async function run (headers: Record<string, string>, verdict: VisitorVerdict, op
 const VALID: VisitorVerdict = { valid: true, visitorId: 'v-digest' }
 const EXPIRED: VisitorVerdict = { valid: false, reason: 'expired' }
 
-test('a valid visitor token names the visitor (by digest) in the request and its log', async (t) => {
+test('a valid visitor token names the visitor (by digest) in the request, which the completion line reads', async (t) => {
   const result = await run({ authorization: `Bearer ${JWT}` }, VALID)
-  t.match(result, { refusal: undefined, deferred: undefined, client: null, visitor: 'v-digest', logged: 'v-digest', asked: [JWT] })
+  t.match(result, { refusal: undefined, deferred: undefined, client: null, visitor: 'v-digest', logged: null, asked: [JWT] })
   t.same(result.reported, [VALID])
+})
+
+test('a remembered token is taken without verification, and still reported', async (t) => {
+  const result = await run({ authorization: `Bearer ${JWT}` }, EXPIRED, { remembered: { [JWT]: 'v-known' } })
+  t.match(result, { refusal: undefined, deferred: undefined, visitor: 'v-known', asked: [] })
+  t.same(result.reported, [{ valid: true, visitorId: 'v-known' }])
 })
 
 test('a configured client token wins and is never sent to the verifier', async (t) => {

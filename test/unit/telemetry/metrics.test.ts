@@ -1,7 +1,7 @@
 // The exposition is the contract with dashboards and alerts: names, types and labels are
 // asserted as text, and no input can grow a label beyond its fixed set.
 import { test } from 'tap'
-import { ATTEMPT_OUTCOMES } from '../../../src/telemetry/events.ts'
+import { ATTEMPT_OUTCOMES, BOT_CHECK_OUTCOMES, VISITOR_TOKEN_OUTCOMES } from '../../../src/telemetry/events.ts'
 import { createMetrics, OTHER } from '../../../src/telemetry/metrics.ts'
 import type { Metrics } from '../../../src/telemetry/metrics.ts'
 import { fingerprint } from '../../../src/lib/secrets.ts'
@@ -72,7 +72,10 @@ test('each metrics object owns its registry', async (t) => {
 test('fixed label sets start at zero so every series exists from the first scrape', async (t) => {
   const all = await samples(createMetrics())
   t.same(valuesOf(all, 'hottask_proxy_upstream_retries_total', 'reason'), new Set(['not_sent', 'retry_after', 'next_key']))
-  t.same(valuesOf(all, 'hottask_proxy_store_errors_total', 'store'), new Set(['rate_limit', 'idempotency']))
+  t.same(valuesOf(all, 'hottask_proxy_store_errors_total', 'store'), new Set(['rate_limit', 'idempotency', 'quota', 'bot_check']))
+  t.same(valuesOf(all, 'hottask_proxy_visitor_tokens_total', 'outcome'), new Set(VISITOR_TOKEN_OUTCOMES))
+  t.same(valuesOf(all, 'hottask_proxy_bot_checks_total', 'outcome'), new Set(BOT_CHECK_OUTCOMES))
+  t.same(valuesOf(all, 'hottask_proxy_quota_refusals_total', 'quota'), new Set(['sessions', 'messages', 'tokens']))
   t.same(valuesOf(all, 'hottask_proxy_overload_refusals_total', 'reason'), new Set(['queue_full', 'queue_timeout', 'event_loop', 'heap']))
   t.same(valuesOf(all, 'hottask_proxy_upstream_attempts_total', 'outcome'), new Set(ATTEMPT_OUTCOMES))
   t.ok(ATTEMPT_OUTCOMES.includes('UPSTREAM_TIMEOUT') && ATTEMPT_OUTCOMES.includes('CHATBOT_NOT_FOUND'))
@@ -175,7 +178,12 @@ test('label values stay within their fixed sets whatever is fed in', async (t) =
     loose.recordRetry!(`reason-${i}`)
     loose.recordStoreError!(`store-${i}`)
     loose.recordOverload!(`why-${i}`)
+    loose.recordVisitorToken!(`reason-${i}`)
+    loose.recordBotCheck!(`outcome-${i}`)
+    loose.recordQuotaRefused!(`quota-${i}`)
   }
+  metrics.recordVisitorToken('valid')
+  metrics.recordVisitorToken('valid')
   const all = await samples(metrics)
   t.same(valuesOf(all, 'hottask_proxy_http_requests_total', 'route'), new Set(['/sessions', OTHER]))
   t.same(valuesOf(all, 'hottask_proxy_http_requests_total', 'method'), new Set(['POST', OTHER]))
@@ -185,7 +193,12 @@ test('label values stay within their fixed sets whatever is fed in', async (t) =
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: OTHER }), 1000)
   t.same(valuesOf(all, 'hottask_proxy_upstream_attempt_duration_seconds_count', 'outcome'), new Set([OTHER]))
   t.same(valuesOf(all, 'hottask_proxy_upstream_retries_total', 'reason'), new Set(['not_sent', 'retry_after', 'next_key', OTHER]))
-  t.same(valuesOf(all, 'hottask_proxy_store_errors_total', 'store'), new Set(['rate_limit', 'idempotency', OTHER]))
+  t.same(valuesOf(all, 'hottask_proxy_store_errors_total', 'store'), new Set(['rate_limit', 'idempotency', 'quota', 'bot_check', OTHER]))
+  t.same(valuesOf(all, 'hottask_proxy_visitor_tokens_total', 'outcome'), new Set([...VISITOR_TOKEN_OUTCOMES, OTHER]))
+  t.equal(valueOf(all, 'hottask_proxy_visitor_tokens_total', { outcome: 'valid' }), 2, 'the bound valid series counts')
+  t.equal(valueOf(all, 'hottask_proxy_visitor_tokens_total', { outcome: OTHER }), 1000)
+  t.same(valuesOf(all, 'hottask_proxy_bot_checks_total', 'outcome'), new Set([...BOT_CHECK_OUTCOMES, OTHER]))
+  t.same(valuesOf(all, 'hottask_proxy_quota_refusals_total', 'quota'), new Set(['sessions', 'messages', 'tokens', OTHER]))
   t.same(valuesOf(all, 'hottask_proxy_overload_refusals_total', 'reason'), new Set(['queue_full', 'queue_timeout', 'event_loop', 'heap', OTHER]))
 })
 
