@@ -9,7 +9,8 @@
 // PROFILE_TOP functions listed (25), PROFILE_ENV extra server variables as JSON, PROFILE_HEADERS extra request headers as JSON,
 // PROFILE_CONNECTIONS (50), PROFILE_DELAY_MS the upstream's delay (0), PROFILE_ORIGIN
 // the Origin sent (the allowed one), PROFILE_SCRIPT another checkout's server script,
-// PROFILE_NODE_ARGS ours' node flags instead of production's (space-separated; '' for none). E.g. the 429 path:
+// PROFILE_NODE_ARGS ours' node flags instead of production's (space-separated; '' for none),
+// PROFILE_VISITOR=same|fresh the benchmark's visitor tokens (one token, or a new one per request). E.g. the 429 path:
 // PROFILE_ENV='{"RATE_LIMIT_MAX":"1","RATE_LIMIT_WINDOW_MS":"3600000"}'.
 import { mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -18,7 +19,7 @@ import { positive } from './options.ts'
 import { canPin, freePort, pinSelf, start } from './processes.ts'
 import { cpus } from 'node:os'
 import { summariseProfile } from './profile-report.ts'
-import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR } from './targets.ts'
+import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, visitorIdentity } from './targets.ts'
 import type { ServerKind } from './targets.ts'
 import { THROUGHPUT_CONNECTIONS } from './scenarios.ts'
 
@@ -47,7 +48,9 @@ async function main (): Promise<void> {
     env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(process.env.PROFILE_DELAY_MS ?? 0) }
   })
   const port = await freePort()
-  const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', HOTTASK_API_KEY: SIM_KEY, ...extra }
+  const visitorMode = process.env.PROFILE_VISITOR
+  const visitor = visitorMode === undefined ? undefined : await visitorIdentity()
+  const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: sim.url, HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', HOTTASK_API_KEY: SIM_KEY, ...visitor?.env, ...extra }
   const profiling = `--cpu-prof --cpu-prof-dir=${dir}`
   const env = kind === 'ours' ? await oursEnv(base, profiling) : { ...peerEnv(base), NODE_OPTIONS: profiling }
   const flags = process.env.PROFILE_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS
@@ -57,7 +60,10 @@ async function main (): Promise<void> {
   const server = await start({ name: kind, script, nodeArgs, cwd: dir, port, cpu: pinned ? 1 : undefined, env })
   const origin = process.env.PROFILE_ORIGIN ?? ALLOWED_ORIGIN
   const connections = number('PROFILE_CONNECTIONS', THROUGHPUT_CONNECTIONS)
-  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin, ...JSON.parse(process.env.PROFILE_HEADERS ?? '{}') as Record<string, string> }, body: BODY, connections, rampS: 0 }
+  const headers: Record<string, string> = { 'content-type': 'application/json', origin, ...JSON.parse(process.env.PROFILE_HEADERS ?? '{}') as Record<string, string> }
+  if (visitorMode === 'same' && visitor !== undefined) headers.authorization = visitor.authorization
+  const rotatingHeader = visitorMode === 'fresh' && visitor !== undefined ? { name: 'authorization', values: visitor.fresh } : undefined
+  const load = { url: `${server.url}/sessions`, headers, body: BODY, connections, rampS: 0, rotatingHeader }
   let requests = 0
   try {
     const warm = await runLoad({ ...load, durationS: warmupS })
