@@ -12,7 +12,11 @@ import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import type { Redis } from 'ioredis'
+import pino from 'pino'
+import { createRedis } from '../../src/redis/connection.ts'
 import { findExecutable, requireExecutable } from './system-binaries.ts'
+import { until } from './waiting.ts'
 
 const HOST = '127.0.0.1'
 const START_TIMEOUT_MS = 10_000
@@ -249,4 +253,12 @@ function listenProbe (port: number): Promise<number> {
 
 function sleep (ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** A client as the app makes it (no offline queue, short command timeout), ready, and closed on `t`'s teardown. */
+export async function connectRedis (t: Test, url: string): Promise<Redis> {
+  const redis = createRedis(url, pino({ level: 'silent' }))
+  t.teardown(() => redis.disconnect())
+  await until(() => redis.status === 'ready', 'redis ready')
+  return redis
 }

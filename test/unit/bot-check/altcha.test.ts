@@ -7,17 +7,14 @@ import { createHmac } from 'node:crypto'
 import { createChallenge, solveChallenge } from 'altcha-lib'
 import type { Solution } from 'altcha-lib'
 import { deriveKey } from 'altcha-lib/algorithms/sha'
-import type { Redis } from 'ioredis'
-import pino from 'pino'
 import { test } from 'tap'
-import type { Test } from 'tap'
 import { AltchaChecker, DEFAULT_MAX_NUMBER, DEFAULT_TTL_SECONDS } from '../../../src/bot-check/altcha.ts'
 import type { AltchaChallenge, AltchaOptions } from '../../../src/bot-check/altcha.ts'
 import { MemoryReplayStore, REPLAY_KEY_PREFIX, RedisReplayStore } from '../../../src/bot-check/replay-store.ts'
 import type { ReplayStore } from '../../../src/bot-check/replay-store.ts'
 import { MAX_TOKEN_LENGTH } from '../../../src/bot-check/verdict.ts'
-import { createRedis } from '../../../src/redis/connection.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
+import { connectRedis, startRedis } from '../../helpers/redis-server.ts'
+import { until } from '../../helpers/waiting.ts'
 
 const HMAC_KEY = 'an-hmac-key-of-exactly-32-bytes!'
 const VISITOR = { remoteIp: '203.0.113.7' }
@@ -42,21 +39,6 @@ async function solved (from: AltchaChecker) {
   const solution = await solveChallenge({ challenge, deriveKey, timeout: 10_000 })
   if (solution === null) throw new Error('the challenge was not solved')
   return { challenge, solution, token: encode({ challenge, solution }) }
-}
-
-async function connect (t: Test, url: string): Promise<Redis> {
-  const redis = createRedis(url, pino({ level: 'silent' }))
-  t.teardown(() => redis.disconnect())
-  await until(() => redis.status === 'ready', 'redis ready')
-  return redis
-}
-
-async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 test('a challenge solved by altcha-lib passes once; the same challenge again is replayed', async (t) => {
@@ -181,9 +163,9 @@ test('a replay store that fails makes the check unavailable, never a pass', asyn
 
 test('two replicas on one Redis: a solution spent on one is refused by the other', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const a = checker({ replays: new RedisReplayStore(redis) })
-  const b = checker({ replays: new RedisReplayStore(await connect(t, server.url)) })
+  const b = checker({ replays: new RedisReplayStore(await connectRedis(t, server.url)) })
   const { challenge, token } = await solved(a)
   t.same(await a.verify(token, VISITOR), { ok: true })
   t.same(await b.verify(token, VISITOR), { ok: false, reason: 'replayed' }, 'the other replica refuses it')
@@ -199,7 +181,7 @@ test('two replicas on one Redis: a solution spent on one is refused by the other
 
 test('Redis stopped: the check is unavailable, at once', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const altcha = checker({ replays: new RedisReplayStore(redis) })
   t.same(await altcha.verify((await solved(altcha)).token, VISITOR), { ok: true })
   const { token } = await solved(altcha)

@@ -1,32 +1,14 @@
 // The replay memories: in memory (bounded, expiring by its clock, failing when full of
 // live entries rather than forgetting one) and in a real Redis (one atomic SET NX PXAT
 // under the service's namespace, shared by every connection).
-import type { Redis } from 'ioredis'
-import pino from 'pino'
 import { test } from 'tap'
-import type { Test } from 'tap'
 import { DEFAULT_MAX_REPLAY_ENTRIES, MemoryReplayStore, REPLAY_KEY_PREFIX, RedisReplayStore } from '../../../src/bot-check/replay-store.ts'
-import { createRedis } from '../../../src/redis/connection.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
+import { connectRedis, startRedis } from '../../helpers/redis-server.ts'
+import { until } from '../../helpers/waiting.ts'
 
 function clock (): { now: () => number, advance: (ms: number) => void } {
   let time = 1_000_000
   return { now: () => time, advance: (ms) => { time += ms } }
-}
-
-async function connect (t: Test, url: string): Promise<Redis> {
-  const redis = createRedis(url, pino({ level: 'silent' }))
-  t.teardown(() => redis.disconnect())
-  await until(() => redis.status === 'ready', 'redis ready')
-  return redis
-}
-
-async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 test('memory: true the first time an id is seen, false until it expires, true after', async (t) => {
@@ -67,7 +49,7 @@ test('memory is bounded: when full of live entries it fails, and expired ones ma
 
 test('Redis: one SET NX PXAT under the namespace, shared by every connection, atomic', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisReplayStore(redis)
   const expiresAtMs = Date.now() + 60_000
   t.equal(await store.remember('sig-1', expiresAtMs), true)
@@ -75,7 +57,7 @@ test('Redis: one SET NX PXAT under the namespace, shared by every connection, at
   t.equal(await redis.get(`${REPLAY_KEY_PREFIX}sig-1`), '1')
   t.equal(await redis.pexpiretime(`${REPLAY_KEY_PREFIX}sig-1`), expiresAtMs, 'expires when the challenge does')
 
-  const other = new RedisReplayStore(await connect(t, server.url))
+  const other = new RedisReplayStore(await connectRedis(t, server.url))
   t.equal(await other.remember('sig-1', expiresAtMs), false, 'another replica sees it')
   const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).remember('sig-2', expiresAtMs)))
   t.equal(answers.filter(Boolean).length, 1, 'twenty at once, one wins')
@@ -88,7 +70,7 @@ test('Redis: one SET NX PXAT under the namespace, shared by every connection, at
 
 test('Redis gone: remember rejects at once', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisReplayStore(redis)
   await server.stop()
   await until(() => redis.status !== 'ready', 'connection lost')

@@ -2,32 +2,15 @@
 // (two coordinators, two connections) sharing one Redis, and Redis going away in the
 // middle — requests are still served and the failure is reported.
 import type { Redis } from 'ioredis'
-import pino from 'pino'
 import { test } from 'tap'
-import type { Test } from 'tap'
 import { Idempotency } from '../../../src/idempotency/coordinator.ts'
 import { REDIS_KEY_PREFIX, RedisStore } from '../../../src/idempotency/redis-store.ts'
-import { createRedis } from '../../../src/redis/connection.ts'
 import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
+import { connectRedis, startRedis } from '../../helpers/redis-server.ts'
+import { until } from '../../helpers/waiting.ts'
 import { instantCalls, manualCalls, request } from '../../helpers/idempotency-calls.ts'
 
 const KEY = `${REDIS_KEY_PREFIX}token%3Aweb:key-1`
-
-async function connect (t: Test, url: string): Promise<Redis> {
-  const redis = createRedis(url, pino({ level: 'silent' }))
-  t.teardown(() => redis.disconnect())
-  await until(() => redis.status === 'ready', 'redis ready')
-  return redis
-}
-
-async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 function replica (redis: Redis) {
   const seen = { replays: 0, storeErrors: [] as unknown[] }
@@ -43,7 +26,7 @@ function replica (redis: Redis) {
 
 test('the store keeps JSON under its namespace, with the pending and answer TTLs', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisStore(redis)
   t.equal(await store.begin('s:k', 'abc', 5000), undefined)
   t.same(JSON.parse(await redis.get(`${REDIS_KEY_PREFIX}s:k`) ?? ''), { state: 'pending', fingerprint: 'abc' })
@@ -89,8 +72,8 @@ test('the store keeps JSON under its namespace, with the pending and answer TTLs
 
 test('two replicas on one Redis: one call, the other waits and replays; 422 across replicas', async (t) => {
   const server = await startRedis(t)
-  const a = replica(await connect(t, server.url))
-  const b = replica(await connect(t, server.url))
+  const a = replica(await connectRedis(t, server.url))
+  const b = replica(await connectRedis(t, server.url))
   const calls = manualCalls()
   const onA = a.idempotency.run(request(calls.call))
   const shared = await calls.nth(0)
@@ -108,9 +91,9 @@ test('two replicas on one Redis: one call, the other waits and replays; 422 acro
 
 test('a 5xx on one replica is not kept: the other replica calls itself', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const a = replica(redis)
-  const b = replica(await connect(t, server.url))
+  const b = replica(await connectRedis(t, server.url))
   let count = 0
   const failing = async (): Promise<string> => { count++; throw new UpstreamError('UPSTREAM_ERROR', { httpStatus: 500 }) }
   await t.rejects(a.idempotency.run(request(failing)), { code: 'UPSTREAM_ERROR' })
@@ -121,7 +104,7 @@ test('a 5xx on one replica is not kept: the other replica calls itself', async (
 
 test('Redis stopped mid-test: requests are still served and the store error reported', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const { idempotency, seen } = replica(redis)
   const calls = instantCalls('5')
   t.same(await idempotency.run(request(calls.call)), { body: '5', replayed: false })

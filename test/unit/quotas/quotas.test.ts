@@ -1,8 +1,6 @@
 // Quotas: the limit and its exact 429 (headers at a given instant), the UTC day boundary,
 // refunds, the tokens quota refusing messages, exactness under concurrency (memory and
 // two replicas on a real Redis), and store failures under `open` and `closed`.
-import type { Redis } from 'ioredis'
-import pino from 'pino'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { ProblemError } from '../../../src/http/errors.ts'
@@ -11,8 +9,8 @@ import { EXPIRY_GRACE_MS, Quotas, STORE_RETRY_AFTER_SECONDS, quotaHeaders } from
 import type { QuotaKind, QuotaLimits, QuotasOptions } from '../../../src/quotas/quotas.ts'
 import { QUOTA_KEY_PREFIX, RedisQuotaStore } from '../../../src/quotas/redis-store.ts'
 import type { QuotaStore } from '../../../src/quotas/store.ts'
-import { createRedis } from '../../../src/redis/connection.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
+import { connectRedis, startRedis } from '../../helpers/redis-server.ts'
+import { until } from '../../helpers/waiting.ts'
 
 const at = (iso: string): number => Date.parse(iso)
 
@@ -199,26 +197,11 @@ test('100 concurrent spends against a limit of 10 let exactly 10 through (memory
   t.equal(await store.get('messages:2025-06-15:v'), 10)
 })
 
-async function connect (t: Test, url: string): Promise<Redis> {
-  const redis = createRedis(url, pino({ level: 'silent' }))
-  t.teardown(() => redis.disconnect())
-  await until(() => redis.status === 'ready', 'redis ready')
-  return redis
-}
-
-async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 test('100 concurrent spends on two replicas sharing Redis let exactly 10 through', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const a = quotas({ sessions: 10 }, new RedisQuotaStore(redis)).quotas
-  const b = quotas({ sessions: 10 }, new RedisQuotaStore(await connect(t, server.url))).quotas
+  const b = quotas({ sessions: 10 }, new RedisQuotaStore(await connectRedis(t, server.url))).quotas
   const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).spend('sessions', 'v')))
   t.equal(results.filter((result) => result.status === 'fulfilled').length, 10)
   t.ok(results.every((result) => result.status === 'fulfilled' || (result.reason as ProblemError).code === 'QUOTA_EXCEEDED'))
@@ -281,7 +264,7 @@ test('failures in an undo or a refund are reported, never thrown', async (t) => 
 
 test('Redis stopped: open serves and reports, closed refuses with 503', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const open = quotas({ sessions: 5 }, new RedisQuotaStore(redis), { onStoreError: 'open' })
   const closed = quotas({ sessions: 5 }, new RedisQuotaStore(redis), { onStoreError: 'closed' })
   t.ok(await open.quotas.spend('sessions', 'v'), 'counted while Redis is up')

@@ -2,27 +2,10 @@
 // transaction per add, two replicas (two connections) sharing one count, exactness under
 // concurrency, and failures that reject rather than invent a total.
 import type { Redis } from 'ioredis'
-import pino from 'pino'
 import { test } from 'tap'
-import type { Test } from 'tap'
 import { QUOTA_KEY_PREFIX, RedisQuotaStore } from '../../../src/quotas/redis-store.ts'
-import { createRedis } from '../../../src/redis/connection.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
-
-async function connect (t: Test, url: string): Promise<Redis> {
-  const redis = createRedis(url, pino({ level: 'silent' }))
-  t.teardown(() => redis.disconnect())
-  await until(() => redis.status === 'ready', 'redis ready')
-  return redis
-}
-
-async function until (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+import { connectRedis, startRedis } from '../../helpers/redis-server.ts'
+import { until } from '../../helpers/waiting.ts'
 
 /** Calls of one command since the last CONFIG RESETSTAT, from INFO commandstats. */
 async function calls (redis: Redis, command: string): Promise<number> {
@@ -32,7 +15,7 @@ async function calls (redis: Redis, command: string): Promise<number> {
 
 test('counters live under the namespace, as integers, expiring at the instant given', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisQuotaStore(redis)
   const key = 'sessions:2025-06-15:visitor'
   const expiresAt = Date.now() + 60_000
@@ -50,7 +33,7 @@ test('counters live under the namespace, as integers, expiring at the instant gi
 
 test('every add sets the expiry, so a counter is never left without one', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisQuotaStore(redis)
   await store.add('k', 1, Date.now() + 60_000)
   await redis.persist(QUOTA_KEY_PREFIX + 'k')
@@ -61,7 +44,7 @@ test('every add sets the expiry, so a counter is never left without one', async 
 
 test('an expiry already past: the total is told and the counter is gone', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisQuotaStore(redis)
   await store.add('k', 3, Date.now() + 60_000)
   t.equal(await store.add('k', -1, Date.now() - 1), 2)
@@ -71,7 +54,7 @@ test('an expiry already past: the total is told and the counter is gone', async 
 
 test('an add is one MULTI/EXEC of INCRBY and PEXPIREAT', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisQuotaStore(redis)
   await redis.config('RESETSTAT')
   await store.add('k', 1, Date.now() + 60_000)
@@ -83,8 +66,8 @@ test('an add is one MULTI/EXEC of INCRBY and PEXPIREAT', async (t) => {
 
 test('two replicas on one Redis share one count, exact under concurrency', async (t) => {
   const server = await startRedis(t)
-  const a = new RedisQuotaStore(await connect(t, server.url))
-  const b = new RedisQuotaStore(await connect(t, server.url))
+  const a = new RedisQuotaStore(await connectRedis(t, server.url))
+  const b = new RedisQuotaStore(await connectRedis(t, server.url))
   const expiresAt = Date.now() + 60_000
   t.equal(await a.add('k', 1, expiresAt), 1)
   t.equal(await b.add('k', 1, expiresAt), 2)
@@ -97,7 +80,7 @@ test('two replicas on one Redis share one count, exact under concurrency', async
 
 test('a counter that is not an integer is a store failure, never a made-up total', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisQuotaStore(redis)
   await redis.set(QUOTA_KEY_PREFIX + 'bad', 'many')
   await t.rejects(store.get('bad'), { message: 'malformed quota counter in Redis' })
@@ -108,7 +91,7 @@ test('a counter that is not an integer is a store failure, never a made-up total
 
 test('Redis gone: adds and reads reject at once', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   const store = new RedisQuotaStore(redis)
   await server.stop()
   await until(() => redis.status !== 'ready', 'connection lost')
@@ -118,7 +101,7 @@ test('Redis gone: adds and reads reject at once', async (t) => {
 
 test('a prefix of its own may be given', async (t) => {
   const server = await startRedis(t)
-  const redis = await connect(t, server.url)
+  const redis = await connectRedis(t, server.url)
   await new RedisQuotaStore(redis, 'other:').add('k', 1, Date.now() + 60_000)
   t.same(await redis.keys('*'), ['other:k'])
   t.equal(QUOTA_KEY_PREFIX, 'hottask-proxy:quota:', 'the prefix other tools (and other replicas) look for')
