@@ -109,6 +109,11 @@ function visitorKeys (raw: RawEnv, problems: string[]): VisitorKeySource | undef
 }
 
 function resolveVisitors (raw: RawEnv, clientTokens: ClientToken[], problems: string[]): VisitorTokenConfig | undefined {
+  // A client token of a JWT's shape would be read one way or the other by chance, and
+  // visitor tokens may be turned on later: such a token is never accepted.
+  clientTokens.forEach((client, index) => {
+    if (JWT_SHAPE.test(client.token)) problems.push(`CLIENT_TOKENS: entry ${index + 1} has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token`)
+  })
   const keys = visitorKeys(raw, problems)
   const configured = keys !== undefined || raw.VISITOR_JWKS_URL !== undefined || raw.VISITOR_JWT_PUBLIC_KEY !== undefined ||
     raw.VISITOR_JWT_PUBLIC_KEY_FILE !== undefined || raw.VISITOR_JWT_SECRET !== undefined || raw.VISITOR_JWT_SECRET_FILE !== undefined
@@ -118,10 +123,6 @@ function resolveVisitors (raw: RawEnv, clientTokens: ClientToken[], problems: st
   }
   if (raw.VISITOR_JWT_ISSUER === undefined) problems.push('VISITOR_JWT_ISSUER: required with visitor tokens')
   if (raw.VISITOR_JWT_AUDIENCE === undefined) problems.push('VISITOR_JWT_AUDIENCE: required with visitor tokens')
-  // A client token of a JWT's shape would be read one way or the other by chance.
-  clientTokens.forEach((client, index) => {
-    if (JWT_SHAPE.test(client.token)) problems.push(`CLIENT_TOKENS: entry ${index + 1} has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token`)
-  })
   if (keys === undefined || raw.VISITOR_JWT_ISSUER === undefined || raw.VISITOR_JWT_AUDIENCE === undefined) return undefined
   return { keys, issuer: raw.VISITOR_JWT_ISSUER, audience: raw.VISITOR_JWT_AUDIENCE, maxTtlSeconds: raw.VISITOR_JWT_MAX_TTL_S, required: raw.REQUIRE_VISITOR_TOKEN }
 }

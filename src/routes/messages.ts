@@ -24,7 +24,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import { identityOf } from '../guards/identity.ts'
 import { quotaHeaders } from '../quotas/quotas.ts'
 import type { Quotas, QuotaState } from '../quotas/quotas.ts'
-import { UpstreamError } from '../upstream/upstream-error.ts'
+import { neverSent } from '../upstream/upstream-error.ts'
 import type { MessageResult } from '../upstream/message-service.ts'
 
 /** Every code but the router's own and those of session creation alone (the bot check guards sessions only). */
@@ -90,10 +90,6 @@ export interface MessageRouteOptions {
   quotas: Quotas | undefined
 }
 
-/** Whether a failed message reached the upstream (and so spent the visitor's quota). */
-const reachedUpstream = (error: unknown): boolean =>
-  error instanceof UpstreamError && error.facts.notSent !== true && error.facts.shortCircuited !== true
-
 /** Not only whitespace (any Unicode white space). */
 const HAS_TEXT = /\S/u
 
@@ -141,7 +137,7 @@ export function messageRoutes (app: FastifyInstance, options: MessageRouteOption
 
   /**
    * One message upstream, spending the visitor's quota first: a message refused before it
-   * reaches the upstream (overload, an open circuit, nothing sent) gives it back. A whole
+   * reaches the upstream (overload, an open circuit, no connection made) gives it back. A whole
    * answer's tokens are then counted; the X-Quota-* headers tell what is left.
    */
   async function spendAndSend (identity: string, send: () => Promise<MessageResult>, reply: FastifyReply): Promise<MessageResult> {
@@ -150,7 +146,9 @@ export function messageRoutes (app: FastifyInstance, options: MessageRouteOption
     try {
       result = await send()
     } catch (error) {
-      if (!reachedUpstream(error)) await spent?.refund()
+      // Only a message that provably never left is given back: one whose client hung up may
+      // have been sent, and a refund then would let a caller spend credits without quota.
+      if (neverSent(error)) await spent?.refund()
       throw error
     }
     let state: QuotaState | undefined = spent?.state

@@ -16,6 +16,7 @@ import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
 import { IDEMPOTENCY_KEY_PATTERN, MIN_ANONYMOUS_KEY_CHARS, scopeOf } from '../idempotency/key.ts'
 import type { SessionService } from '../upstream/session-service.ts'
+import { refusedOrNeverSent } from '../upstream/upstream-error.ts'
 import { bindingOf, MAX_TOKEN_CHARS } from '../tokens/session-tokens.ts'
 import type { SessionTokens } from '../tokens/session-tokens.ts'
 import { identityOf } from '../guards/identity.ts'
@@ -150,13 +151,14 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     const client = watchClient(reply)
     // The body, built once: a replay answers the same session with the same token.
     const create = async (signal: CancelSignal): Promise<string> => {
-      // Spent only for a session the upstream creates: a refusal gives it back.
+      // Spent for a session the upstream may have created: its refusal, or no call at all,
+      // gives it back; a timeout or a client that left after sending does not.
       const spent = await quotas?.spend('sessions', identityOf(request))
       let created
       try {
         created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
       } catch (error) {
-        await spent?.refund()
+        if (refusedOrNeverSent(error)) await spent?.refund()
         throw error
       }
       if (spent !== undefined) reply.headers(quotaHeaders(spent.state))

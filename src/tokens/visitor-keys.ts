@@ -111,7 +111,8 @@ export class VisitorKeySet {
       if (this.#pending === undefined && this.#now() - this.#attemptedAt < Math.min(this.#retryMs, this.#cooldownMs)) throw new VisitorKeysUnavailable('no visitor key set yet')
       await this.#refresh()
       if (this.#local === undefined) throw new VisitorKeysUnavailable('no visitor key set yet')
-    } else if (this.#now() - this.#fetchedAt >= JWKS_MAX_AGE_MS) {
+    } else if (this.#now() - this.#fetchedAt >= JWKS_MAX_AGE_MS && this.#now() - this.#attemptedAt >= this.#cooldownMs) {
+      // Old: refreshed in the background, at most once per cooldown while the host fails.
       this.#refresh().catch(() => {})
     }
     try {

@@ -128,7 +128,10 @@ export class VisitorTokens {
         currentDate: new Date(now)
       })
       const exp = payload.exp as number
-      const lifetime = exp - (payload.iat ?? Math.floor(now / 1000))
+      const nowS = Math.floor(now / 1000)
+      // jose checks only that iat is a number: one in the future would shorten the lifetime seen.
+      if (payload.iat !== undefined && payload.iat > nowS + CLOCK_LEEWAY_S) return { valid: false, reason: 'not_yet_valid' }
+      const lifetime = exp - Math.min(payload.iat ?? nowS, nowS)
       if (lifetime > this.#maxTtlS) return { valid: false, reason: 'lifetime' }
       if (typeof payload.sub !== 'string' || payload.sub === '') return { valid: false, reason: 'claims' }
       const visitorId = visitorIdOf(this.#issuer, payload.sub)

@@ -45,3 +45,18 @@ export class UpstreamError extends ProblemError {
     return { level: 'warn', fields: { code: this.code, upstream: this.facts }, message: 'upstream call failed' }
   }
 }
+
+/**
+ * Whether a failed call provably never reached the upstream: refused by admission (the
+ * queue or an open circuit), answered from a chatbot's open breaker, or a connection that
+ * was never made. A client that left may have left after the request was sent: not this.
+ */
+export function neverSent (error: unknown): boolean {
+  if (error instanceof UpstreamError) return error.facts.notSent === true || error.facts.shortCircuited === true
+  return error instanceof ProblemError && (error.code === 'OVERLOADED' || error.code === 'UPSTREAM_CIRCUIT_OPEN')
+}
+
+/** Whether the upstream answered with a refusal or an error (so it made nothing), or was never asked. */
+export function refusedOrNeverSent (error: unknown): boolean {
+  return neverSent(error) || (error instanceof UpstreamError && error.facts.httpStatus !== undefined)
+}

@@ -4,6 +4,7 @@
 // X-Quota-* headers of answers and refusals alike.
 import { test } from 'tap'
 import { SignJWT } from 'jose'
+import { request } from 'undici'
 import { startRedis } from '../helpers/redis-server.ts'
 import { setup } from '../helpers/setup.ts'
 import { listen } from '../helpers/sockets.ts'
@@ -132,4 +133,34 @@ test('a message shed before it reaches the upstream (OVERLOADED) gives its quota
   const last = await send('hi')
   t.equal(last.status, 200, 'the shed message spent nothing: the second of two is still allowed')
   t.same(quota(last.headers).slice(0, 2), ['2', '0'])
+})
+
+test('attack: hanging up after a message was sent does not give its quota back', async (t) => {
+  const time = clock(Date.UTC(2026, 11, 5, 12))
+  const { app, upstream } = await setup(t, { CORS_ORIGINS: SHOP, QUOTA_MESSAGES_PER_DAY: '2' }, { deps: { now: time.now } })
+  const call = await listen(app)
+  const created = (await call('POST', '/sessions', { headers: { origin: SHOP }, body: { serialNumber: 'abc' } })).json() as { sessionId: number, sessionToken: string }
+  const address = app.server.address() as { port: number }
+  const controller = new AbortController()
+  const hungUp = request(`http://127.0.0.1:${address.port}/sessions/${created.sessionId}/messages`, {
+    method: 'POST',
+    headers: { origin: SHOP, 'session-token': created.sessionToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ content: 'sim:slow-300' }),
+    signal: controller.signal
+  }).catch(() => 'aborted')
+  await upstream.received(2)
+  controller.abort()
+  t.equal(await hungUp, 'aborted')
+  const send = () => call('POST', `/sessions/${created.sessionId}/messages`, { headers: { origin: SHOP, 'session-token': created.sessionToken }, body: { content: 'hi' } })
+  t.same(quota((await send()).headers).slice(0, 2), ['2', '0'], 'the message that was sent counted')
+  t.equal((await send()).json().code, 'QUOTA_EXCEEDED')
+})
+
+test('a session whose upstream call timed out after it was sent spends the quota (the session may exist)', async (t) => {
+  const time = clock()
+  const { app } = await setup(t, { ...VISITORS, QUOTA_SESSIONS_PER_DAY: '1', UPSTREAM_TIMEOUT_MS: '200' }, { deps: { now: time.now } })
+  const call = await listen(app)
+  const alice = await visitor('alice', time.now())
+  t.equal((await session(call, alice, 'sim-hang')).json().code, 'UPSTREAM_TIMEOUT')
+  t.equal((await session(call, alice)).json().code, 'QUOTA_EXCEEDED')
 })

@@ -62,3 +62,12 @@ test('an unavailable verifier: 503 with Retry-After when closed, let through (an
   t.same(open.reported, [{ verdict, letThrough: true }])
   t.equal((await run({ ok: false, reason: 'invalid' }, { headers: { 'bot-check-token': 'x' }, onError: 'open' })).code, 'BOT_CHECK_FAILED', 'open never lets a refusal through')
 })
+
+test('attack: failures a caller can cause are never let through, even when open', async (t) => {
+  for (const cause of ['store', 'status_429']) {
+    const verdict: BotCheckVerdict = { ok: false, reason: 'unavailable', cause }
+    const result = await run(verdict, { headers: { 'bot-check-token': 'x' }, onError: 'open' })
+    t.equal(result.code, 'BOT_CHECK_UNAVAILABLE', cause)
+    t.same(result.reported, [{ verdict, letThrough: false }], cause)
+  }
+})

@@ -145,6 +145,7 @@ test('a set once fetched is kept through the host\'s outage, and refreshed in th
   jwks.serve({ status: 500 })
   time.advance(JWKS_MAX_AGE_MS)
   t.equal((await visitors.verify(await key.sign(time.now()))).valid, true, 'the old set still verifies while the refresh fails')
+  for (let i = 0; i < 100 && jwks.fetches() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal(jwks.fetches(), 2, 'a refresh was tried')
 })
 
@@ -167,4 +168,28 @@ test('a redirect is not followed, and an oversized or malformed set is refused',
     t.same(errors, [cause])
   }
   t.equal(good.fetches(), 0, 'the redirect target was never asked')
+})
+
+test('attack: while the host fails, an old set is refreshed at most once per cooldown, whatever the traffic', async (t) => {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  jwks.serve({ keys: [key.jwk] })
+  const time = clock()
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true)
+  jwks.serve({ status: 500 })
+  time.advance(JWKS_MAX_AGE_MS)
+  for (let i = 0; i < 20; i++) {
+    t.equal((await visitors.verify(await key.sign(time.now(), `user-${i}`))).valid, true)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  // Let the one background refresh finish before counting.
+  for (let i = 0; i < 100 && jwks.fetches() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(jwks.fetches(), 2, 'one refresh for twenty tokens')
+  time.advance(COOLDOWN_MS)
+  await visitors.verify(await key.sign(time.now(), 'user-late'))
+  for (let i = 0; i < 100 && jwks.fetches() < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(jwks.fetches(), 3, 'and the next one a cooldown later')
 })

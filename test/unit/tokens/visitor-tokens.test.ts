@@ -56,6 +56,14 @@ test('each refusal has its reason (for the log, never the caller)', async (t) =>
   for (const [name, token, reason] of cases) t.same(await hs.verify(await token), { valid: false, reason }, name)
 })
 
+test('attack: an iat in the future cannot shorten the lifetime the ceiling sees', async (t) => {
+  const short = new VisitorTokens(config({ kind: 'secret', secret: SECRET }, 600), { now: () => NOW })
+  t.same(await short.verify(await sign({ iat: NOW_S + 86400 * 365, exp: NOW_S + 86400 * 365 + 60 })), { valid: false, reason: 'not_yet_valid' }, 'issued next year')
+  t.same(await short.verify(await sign({ iat: NOW_S + 31, exp: NOW_S + 600 })), { valid: false, reason: 'not_yet_valid' }, 'beyond the leeway')
+  t.equal((await short.verify(await sign({ iat: NOW_S + 30, exp: NOW_S + 600 }))).valid, true, 'within the leeway')
+  t.same(await short.verify(await sign({ iat: NOW_S + 30, exp: NOW_S + 601 })), { valid: false, reason: 'lifetime' }, 'and then its lifetime counts from now')
+})
+
 test('30 s of clock leeway for exp and nbf', async (t) => {
   t.equal((await hs.verify(await sign({ iat: NOW_S - 600, exp: NOW_S - 29 }))).valid, true, 'expired 29 s ago')
   t.equal((await hs.verify(await sign({ nbf: NOW_S + 29 }))).valid, true, 'valid in 29 s')
