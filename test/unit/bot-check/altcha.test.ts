@@ -199,3 +199,17 @@ test('the options are checked once, and errors never quote the key', async (t) =
   for (const maxNumber of [0, 1.5, 2 ** 32]) t.throws(() => checker({ maxNumber }), { message: /maxNumber/ }, String(maxNumber))
   for (const ttlSeconds of [0, 0.5]) t.throws(() => checker({ ttlSeconds }), { message: /ttlSeconds/ }, String(ttlSeconds))
 })
+
+test('the bounds of the options are inclusive: one number, one second and the largest counter are valid', async (t) => {
+  t.doesNotThrow(() => checker({ maxNumber: 1, ttlSeconds: 1 }))
+  t.doesNotThrow(() => checker({ maxNumber: 0xffffffff }))
+  t.throws(() => checker({ maxNumber: 0x100000000 }))
+})
+
+test('a challenge is expired at its exact expiry, by our clock', async (t) => {
+  let now = Date.now()
+  const altcha = checker({ now: () => now })
+  const { token, challenge } = await solved(altcha)
+  now = (challenge.parameters.expiresAt as number) * 1000
+  t.same(await altcha.verify(token, VISITOR), { ok: false, reason: 'expired' })
+})

@@ -54,6 +54,8 @@ test('statuses: 2xx and 4xx are read, redirects and 5xx dumped (5xx worth a retr
     '/200-html': send(200, '<html>hi</html>', { 'content-type': 'text/html' }),
     '/200-array': send(200, '[true]'),
     '/302': send(302, refusal, { location: '/400-json' }),
+    '/300': send(300, refusal),
+    '/200-null': send(200, 'null'),
     '/503': send(503, refusal),
     '/500': send(500, '')
   })
@@ -62,6 +64,8 @@ test('statuses: 2xx and 4xx are read, redirects and 5xx dumped (5xx worth a retr
   t.same(await read('/200-html'), { kind: 'unusable', cause: 'bad_response', retry: false })
   t.same(await read('/200-array'), { kind: 'unusable', cause: 'bad_response', retry: false })
   t.same(await read('/302'), { kind: 'unusable', cause: 'status_302', retry: false }, 'its body is not believed')
+  t.same(await read('/300'), { kind: 'unusable', cause: 'status_300', retry: false }, 'the first 3xx too')
+  t.same(await read('/200-null'), { kind: 'unusable', cause: 'bad_response', retry: false }, 'null is no answer')
   t.same(await read('/503'), { kind: 'unusable', cause: 'status_503', retry: true })
   t.same(await read('/500'), { kind: 'unusable', cause: 'status_500', retry: true })
 })

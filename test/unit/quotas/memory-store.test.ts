@@ -90,3 +90,22 @@ test('maxCounters must be a positive integer', async (t) => {
     t.throws(() => new MemoryQuotaStore({ maxCounters }), RangeError, String(maxCounters))
   }
 })
+
+test('at its exact expiry a counter counts from 0 on add too, and an add expiring now keeps nothing at all', async (t) => {
+  const { now, advance } = clock()
+  const store = new MemoryQuotaStore({ now })
+  await store.add('a', 5, now() + 100)
+  advance(100)
+  t.equal(await store.add('a', 1, now() + 100), 1, 'the expired total is not carried over')
+  t.equal(await store.add('b', 2, now()), 2)
+  t.equal(store.size, 1, 'b was never kept: only a is')
+})
+
+test('one counter is a valid cap, and a wrong cap says why', async (t) => {
+  const { now } = clock()
+  const store = new MemoryQuotaStore({ now, maxCounters: 1 })
+  t.equal(await store.add('a', 1, now() + 100), 1)
+  t.equal(await store.add('b', 1, now() + 100), 1)
+  t.equal(store.size, 1)
+  t.throws(() => new MemoryQuotaStore({ maxCounters: 0 }), { message: 'maxCounters must be a positive integer' })
+})

@@ -87,6 +87,12 @@ test('a counter that is not an integer is a store failure, never a made-up total
   await t.rejects(store.add('bad', 1, Date.now() + 60_000), { message: /not an integer/ })
   await redis.set(QUOTA_KEY_PREFIX + 'bad', '1.5')
   await t.rejects(store.get('bad'), { message: 'malformed quota counter in Redis' })
+  for (const text of [' 12', '12 ', '1e3', '0x10']) {
+    await redis.set(QUOTA_KEY_PREFIX + 'bad', text)
+    await t.rejects(store.get('bad'), { message: 'malformed quota counter in Redis' }, JSON.stringify(text))
+  }
+  await redis.set(QUOTA_KEY_PREFIX + 'good', '-12')
+  t.equal(await store.get('good'), -12, 'digits with a sign are a count')
 })
 
 test('Redis gone: adds and reads reject at once', async (t) => {

@@ -193,3 +193,19 @@ test('attack: while the host fails, an old set is refreshed at most once per coo
   for (let i = 0; i < 100 && jwks.fetches() < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal(jwks.fetches(), 3, 'and the next one a cooldown later')
 })
+
+test('the set is asked for with GET; ready says whether one arrived; close stops the retries', async (t) => {
+  const methods: string[] = []
+  const server = createServer((request, response) => { methods.push(request.method!); response.writeHead(503).end() })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const set = new VisitorKeySet({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`, cooldownMs: COOLDOWN_MS })
+  t.equal(set.ready, false)
+  t.equal(await set.start(), false)
+  t.same(methods, ['GET'])
+  set.close()
+  // The first retry would come 500 ms after the failure.
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  t.same(methods, ['GET'], 'no retry after close')
+  t.equal(set.ready, false)
+})
