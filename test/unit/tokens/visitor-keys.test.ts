@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { JWK } from 'jose'
 import { test } from 'tap'
+import { until } from '../../helpers/waiting.ts'
 import { JWKS_MAX_AGE_MS, MAX_JWKS_BYTES, VisitorKeySet } from '../../../src/tokens/visitor-keys.ts'
 import { VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
 import type { Test } from 'tap'
@@ -50,6 +51,18 @@ async function signer (kid: string) {
 function clock () {
   let now = Date.UTC(2026, 11, 5, 12)
   return { now: () => now, advance: (ms: number) => { now += ms } }
+}
+
+/** A host serving one key, visitor tokens on a clock moved by hand, and one token verified (so the set was fetched). */
+async function fetchedOnce (t: Test) {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  jwks.serve({ keys: [key.jwk] })
+  const time = clock()
+  const visitors = tokens(jwks.url, time.now)
+  t.teardown(() => visitors.close())
+  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true)
+  return { jwks, key, time, visitors }
 }
 
 function tokens (url: string, now: () => number) {
@@ -135,17 +148,11 @@ test('never fetched: tokens are unjudgeable (keys_unavailable), a retry runs in 
 })
 
 test('a set once fetched is kept through the host\'s outage, and refreshed in the background when old', async (t) => {
-  const jwks = await jwksServer(t)
-  const key = await signer('k1')
-  jwks.serve({ keys: [key.jwk] })
-  const time = clock()
-  const visitors = tokens(jwks.url, time.now)
-  t.teardown(() => visitors.close())
-  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true)
+  const { jwks, key, time, visitors } = await fetchedOnce(t)
   jwks.serve({ status: 500 })
   time.advance(JWKS_MAX_AGE_MS)
   t.equal((await visitors.verify(await key.sign(time.now()))).valid, true, 'the old set still verifies while the refresh fails')
-  for (let i = 0; i < 100 && jwks.fetches() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await until(() => jwks.fetches() >= 2, 'fetch 2')
   t.equal(jwks.fetches(), 2, 'a refresh was tried')
 })
 
@@ -171,13 +178,7 @@ test('a redirect is not followed, and an oversized or malformed set is refused',
 })
 
 test('attack: while the host fails, an old set is refreshed at most once per cooldown, whatever the traffic', async (t) => {
-  const jwks = await jwksServer(t)
-  const key = await signer('k1')
-  jwks.serve({ keys: [key.jwk] })
-  const time = clock()
-  const visitors = tokens(jwks.url, time.now)
-  t.teardown(() => visitors.close())
-  t.equal((await visitors.verify(await key.sign(time.now()))).valid, true)
+  const { jwks, key, time, visitors } = await fetchedOnce(t)
   jwks.serve({ status: 500 })
   time.advance(JWKS_MAX_AGE_MS)
   for (let i = 0; i < 20; i++) {
@@ -185,12 +186,12 @@ test('attack: while the host fails, an old set is refreshed at most once per coo
     await new Promise((resolve) => setImmediate(resolve))
   }
   // Let the one background refresh finish before counting.
-  for (let i = 0; i < 100 && jwks.fetches() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await until(() => jwks.fetches() >= 2, 'fetch 2')
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(jwks.fetches(), 2, 'one refresh for twenty tokens')
   time.advance(COOLDOWN_MS)
   await visitors.verify(await key.sign(time.now(), 'user-late'))
-  for (let i = 0; i < 100 && jwks.fetches() < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await until(() => jwks.fetches() >= 3, 'fetch 3')
   t.equal(jwks.fetches(), 3, 'and the next one a cooldown later')
 })
 
