@@ -30,18 +30,20 @@ export interface VisitorKeySetOptions {
   cooldownMs: number
   now?: () => number
   dispatcher?: Dispatcher
+  /** How long one fetch may take; JWKS_TIMEOUT_MS unless a test needs it shorter. */
+  timeoutMs?: number
   /** A fetch failed (its cause: a status, a code or "invalid"); never the set itself. */
   onFetchError?: (cause: string) => void
 }
 
 type LocalSet = ReturnType<typeof createLocalJWKSet>
 
-async function fetchKeySet (url: string, dispatcher: Dispatcher | undefined): Promise<JSONWebKeySet> {
+async function fetchKeySet (url: string, dispatcher: Dispatcher | undefined, timeoutMs: number): Promise<JSONWebKeySet> {
   // request() never follows a redirect: a JWKS host that redirects is misconfigured.
   const response = await request(url, {
     method: 'GET',
     headers: { accept: 'application/jwk-set+json, application/json' },
-    signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+    signal: AbortSignal.timeout(timeoutMs),
     dispatcher
   })
   if (response.statusCode !== 200) {
@@ -74,6 +76,7 @@ export class VisitorKeySet {
   readonly #cooldownMs: number
   readonly #now: () => number
   readonly #dispatcher: Dispatcher | undefined
+  readonly #timeoutMs: number
   readonly #onFetchError: (cause: string) => void
   #local: LocalSet | undefined
   #fetchedAt = -Infinity
@@ -88,6 +91,7 @@ export class VisitorKeySet {
     this.#cooldownMs = options.cooldownMs
     this.#now = options.now ?? Date.now
     this.#dispatcher = options.dispatcher
+    this.#timeoutMs = options.timeoutMs ?? JWKS_TIMEOUT_MS
     this.#onFetchError = options.onFetchError ?? (() => {})
   }
 
@@ -133,7 +137,7 @@ export class VisitorKeySet {
   async #fetch (): Promise<boolean> {
     this.#attemptedAt = this.#now()
     try {
-      const set = await fetchKeySet(this.#url, this.#dispatcher)
+      const set = await fetchKeySet(this.#url, this.#dispatcher, this.#timeoutMs)
       this.#local = createLocalJWKSet(set)
       this.#fetchedAt = this.#now()
       return true

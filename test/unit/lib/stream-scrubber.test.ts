@@ -8,6 +8,17 @@ test('a chunk without any secret, or any start of one, goes out whole and at onc
   t.same(run(scrubber, ['data: hello\n\n', 'data: world\n\n']), ['data: hello\n\n', 'data: world\n\n', ''])
 })
 
+test('a clean chunk after a released tail goes out as the very buffer that came in, never copied', async (t) => {
+  // A streamed answer is mostly clean chunks: they must cost no copy.
+  const scrubber = new StreamScrubber(['SECRET-KEY'])
+  const clean = Buffer.from('data: hello\n\n')
+  t.equal(scrubber.push(clean), clean, 'the same buffer, not an equal copy')
+  t.equal(scrubber.push(Buffer.from('xSE')).toString(), 'x', 'SE may start the secret')
+  t.equal(scrubber.push(Buffer.from('!')).toString(), 'SE!', 'released with the next chunk')
+  const next = Buffer.from('data: world\n\n')
+  t.equal(scrubber.push(next), next, 'nothing held any more: again the same buffer')
+})
+
 test('every whole secret is replaced, each of several', async (t) => {
   const scrubber = new StreamScrubber(['SECRET-KEY', 'NEXT-KEY-1'])
   t.same(run(scrubber, ['a SECRET-KEY b SECRET-KEY c NEXT-KEY-1 d']), ['a [REDACTED] b [REDACTED] c [REDACTED] d', ''])

@@ -6,6 +6,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { JWK } from 'jose'
+import { Agent } from 'undici'
 import { test } from 'tap'
 import { until } from '../../helpers/waiting.ts'
 import { JWKS_MAX_AGE_MS, MAX_JWKS_BYTES, VisitorKeySet } from '../../../src/tokens/visitor-keys.ts'
@@ -209,4 +210,44 @@ test('the set is asked for with GET; ready says whether one arrived; close stops
   await new Promise((resolve) => setTimeout(resolve, 800))
   t.same(methods, ['GET'], 'no retry after close')
   t.equal(set.ready, false)
+})
+
+test('the set is asked for as a JWK set, and a refused answer is drained so that its one connection serves the next fetch', async (t) => {
+  const accepts: Array<string | undefined> = []
+  const server = createServer((request, response) => {
+    accepts.push(request.headers.accept)
+    // More than the body stream buffers (so, left unread, it would hold the connection), less
+    // than the 128 KiB that dump() reads before it gives the connection up.
+    response.writeHead(503).end('x'.repeat(120 * 1024))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  // One connection per host: an answer left unread would block the next fetch until its timeout.
+  const dispatcher = new Agent({ connections: 1 })
+  t.teardown(async () => { server.closeAllConnections(); server.close(); await dispatcher.close() })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`
+  for (const attempt of [1, 2]) {
+    const errors: string[] = []
+    const set = new VisitorKeySet({ url, cooldownMs: COOLDOWN_MS, dispatcher, onFetchError: (cause) => errors.push(cause) })
+    t.equal(await set.start(), false, `attempt ${attempt}`)
+    set.close()
+    t.same(errors, ['status_503'], 'answered, not timed out')
+  }
+  t.same(accepts, ['application/jwk-set+json, application/json', 'application/jwk-set+json, application/json'])
+})
+
+test('a fetch that outlasts its timeout, or a host that refuses the connection, is a failed fetch with its cause', async (t) => {
+  const jwks = await jwksServer(t)
+  jwks.serve('hang')
+  const errors: string[] = []
+  const hanging = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, timeoutMs: 50, onFetchError: (cause) => errors.push(cause) })
+  t.equal(await hanging.start(), false)
+  hanging.close()
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as AddressInfo).port
+  await new Promise((resolve) => closed.close(resolve))
+  const refused = new VisitorKeySet({ url: `http://127.0.0.1:${port}/jwks.json`, cooldownMs: COOLDOWN_MS, onFetchError: (cause) => errors.push(cause) })
+  t.equal(await refused.start(), false)
+  refused.close()
+  t.same(errors, ['timeout', 'ECONNREFUSED'])
 })
