@@ -37,10 +37,24 @@ test('a reload takes the new secret and the previous one; old tokens verify thro
   t.equal(tokens.verify(old, '1', anyone).valid, true)
   const fresh = issued(tokens)
   t.equal(new SessionTokens({ secret: B, ttlMs: 60_000 }).verify(fresh, '1', anyone).valid, true, 'signed with the new one')
-  t.equal(lines.filter((line) => line.includes('session-token secret reloaded')).length, 2)
+  const reloaded = lines.filter((line) => line.includes('session-token secret reloaded')).map((line) => JSON.parse(line))
+  t.match(reloaded, [{ reason: 'SIGHUP', variable: 'SESSION_TOKEN_SECRET_FILE' }, { reason: 'SIGHUP', variable: 'SESSION_TOKEN_SECRET_PREVIOUS_FILE' }])
   t.notMatch(lines.join(''), B)
+})
+
+test('a reload of unchanged files changes nothing: no secret added, the signer untouched, nothing logged', async (t) => {
+  const { secretFile, previousFile, tokens, secretFiles, lines, added } = files()
+  writeFileSync(secretFile, B)
+  writeFileSync(previousFile, A)
   secretFiles.reload('SIGHUP')
-  t.same(added, [B, A], 'an unchanged file changes nothing')
+  let setSecrets = 0
+  const original = tokens.setSecrets.bind(tokens)
+  tokens.setSecrets = (...args) => { setSecrets++; original(...args) }
+  const logged = lines.length
+  secretFiles.reload('SIGHUP')
+  t.same(added, [B, A])
+  t.equal(setSecrets, 0)
+  t.equal(lines.length, logged)
 })
 
 test('an unreadable or too short file keeps the old secret and says so', async (t) => {
@@ -55,7 +69,7 @@ test('an unreadable or too short file keeps the old secret and says so', async (
 })
 
 test('a change in the directory (a symlink swap, a rename) is seen without a signal', async (t) => {
-  const { dir, secretFile, tokens, secretFiles } = files()
+  const { dir, secretFile, tokens, secretFiles, lines } = files()
   secretFiles.watch()
   t.teardown(() => secretFiles.close())
   const staged = join(dir, 'staged')
@@ -65,4 +79,6 @@ test('a change in the directory (a symlink swap, a rename) is seen without a sig
   t.equal(signedWithC(), false, 'not before the change is seen')
   await until(signedWithC, 'the new secret signs')
   t.equal(signedWithC(), true)
+  await until(() => lines.some((line) => line.includes('session-token secret reloaded')), 'the reload log line')
+  t.match(JSON.parse(lines.find((line) => line.includes('session-token secret reloaded'))!), { reason: 'file change' })
 })
