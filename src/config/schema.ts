@@ -52,6 +52,7 @@ export const VARIABLES = {
   REDIS_URL: { schema: { type: 'string', pattern: '^rediss?://' }, expected: 'a redis:// or rediss:// URL' },
   RATE_LIMIT_ON_STORE_ERROR: { schema: { type: 'string', enum: ['open', 'closed'], default: 'open' }, expected: '`open` or `closed`' },
   CLIENT_TOKENS: list('comma-separated name:token pairs; names of A-Z a-z 0-9 . _ -, tokens of at least 16 visible characters'),
+  CLIENT_TOKENS_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },
   REQUIRE_CLIENT_TOKEN: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
   ALLOWED_SERIAL_NUMBERS: list('comma-separated chatbot ids'),
   CLIENT_HEADERS_TIMEOUT_MS: integer(1, 600000, 10000),
