@@ -285,7 +285,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
   let redis: Redis | undefined
   if (config.redisUrl !== undefined) {
-    const client = createRedis(config.redisUrl, app.log)
+    const client = createRedis(config.redisUrl, app.log, { ca: config.redisCa })
     redis = client
     readiness.addCheck('redis', () => isRedisReady(client))
     app.addHook('onClose', async () => { client.disconnect() })

@@ -8,6 +8,7 @@ import { parseBaseUrl } from './base-url.ts'
 import { maxConnections, readOpenFilesLimit } from './connections.ts'
 import { readKeyFile, readSecretFile } from './key-file.ts'
 import { readClientTokensFile } from './client-tokens-file.ts'
+import { readRedisCa } from './redis-tls.ts'
 import { resolveIdentity } from './identity.ts'
 import type { IdentityConfig } from './identity.ts'
 import { hmacSecretProblem, redisPasswordProblem } from './secrets.ts'
@@ -32,6 +33,8 @@ export interface Config extends IdentityConfig {
   rateLimit: { max: number, clientMax: number, windowMs: number, onStoreError: 'open' | 'closed' }
   trustProxy: TrustProxy
   redisUrl: string | undefined
+  /** REDIS_TLS_CA_FILE's certificates (PEM); undefined: the system's CAs. */
+  redisCa: string | undefined
   /** From CLIENT_TOKENS, or read from `clientTokensFile` (re-read on SIGHUP and on change). */
   clientTokens: ClientToken[]
   clientTokensFile: string | undefined
@@ -125,6 +128,7 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   }
   const origins = take(parseOrigins(raw.CORS_ORIGINS), [])
   const clientTokens = take(clientTokensOf(raw), [])
+  const redisCa = take(readRedisCa(raw.REDIS_TLS_CA_FILE, raw.REDIS_URL), undefined)
   const trustProxy = take(parseTrustProxy(raw.TRUST_PROXY), false)
   const baseUrl = take(parseBaseUrl(raw.HOTTASK_BASE_URL, raw.HOTTASK_ALLOW_INSECURE_UPSTREAM), '')
   const redisProblem = redisPasswordProblem(raw.REDIS_URL)
@@ -139,7 +143,7 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   // In-flight requests must be able to use their whole upstream deadline while draining.
   if (raw.SHUTDOWN_TIMEOUT_MS < raw.UPSTREAM_TIMEOUT_MS) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS')
   if (raw.CLIENT_REQUEST_TIMEOUT_MS < raw.CLIENT_HEADERS_TIMEOUT_MS) problems.push('CLIENT_REQUEST_TIMEOUT_MS: must be at least CLIENT_HEADERS_TIMEOUT_MS')
-  return { origins, clientTokens, trustProxy, baseUrl, allowed: allowed.length > 0 ? allowed : undefined }
+  return { origins, clientTokens, redisCa, trustProxy, baseUrl, allowed: allowed.length > 0 ? allowed : undefined }
 }
 
 /** Client tokens from CLIENT_TOKENS or from CLIENT_TOKENS_FILE (not both; the file must hold one). */
@@ -222,6 +226,7 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
     },
     trustProxy: access.trustProxy,
     redisUrl: raw.REDIS_URL,
+    redisCa: access.redisCa,
     clientTokens: access.clientTokens,
     clientTokensFile: raw.CLIENT_TOKENS_FILE,
     requireClientToken: raw.REQUIRE_CLIENT_TOKEN,

@@ -50,6 +50,7 @@ export const VARIABLES = {
   CLIENT_RATE_LIMIT_MAX: integer(1, 1000000000, 600),
   TRUST_PROXY: { schema: { type: 'string', default: 'false' }, expected: '`true`, `false`, a hop count, or comma-separated addresses/CIDRs' },
   REDIS_URL: { schema: { type: 'string', pattern: '^rediss?://' }, expected: 'a redis:// or rediss:// URL' },
+  REDIS_TLS_CA_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file of PEM certificates' },
   RATE_LIMIT_ON_STORE_ERROR: { schema: { type: 'string', enum: ['open', 'closed'], default: 'open' }, expected: '`open` or `closed`' },
   CLIENT_TOKENS: list('comma-separated name:token pairs; names of A-Z a-z 0-9 . _ -, tokens of at least 16 visible characters'),
   CLIENT_TOKENS_FILE: { schema: { type: 'string' }, expected: 'a path to a readable file' },

@@ -32,6 +32,7 @@ test('defaults', async (t) => {
     rateLimit: { max: 30, clientMax: 600, windowMs: 60000, onStoreError: 'open' },
     trustProxy: false,
     redisUrl: undefined,
+    redisCa: undefined,
     clientTokens: [],
     clientTokensFile: undefined,
     requireClientToken: false,
@@ -237,6 +238,19 @@ test('CLIENT_TOKENS_FILE: set with CLIENT_TOKENS, missing, empty or with a bad l
   t.same(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: write('jwt', 'web:aaaaaaaa.bbbbbbbb.cccccccc\n') }),
     ['CLIENT_TOKENS_FILE: line 1 has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token'])
   t.same(problemsOf({ HOTTASK_API_KEY: KEY, REQUIRE_CLIENT_TOKEN: 'true' }), ['REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS or CLIENT_TOKENS_FILE to be set'])
+})
+
+test('REDIS_TLS_CA_FILE: read with a rediss:// URL; a start-up error without one, or without a certificate in it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-redis-ca-'))
+  const notPem = join(dir, 'ca.pem')
+  writeFileSync(notPem, 'not a certificate\n')
+  const base = { HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET }
+  t.same(problemsOf({ ...base, REDIS_URL: 'redis://127.0.0.1:6379/0', REDIS_TLS_CA_FILE: notPem }), ['REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (the CA checks a TLS connection)'])
+  t.same(problemsOf({ ...base, REDIS_TLS_CA_FILE: notPem }), ['REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (the CA checks a TLS connection)'])
+  t.same(problemsOf({ ...base, REDIS_URL: 'rediss://127.0.0.1:6380/0', REDIS_TLS_CA_FILE: notPem }), ['REDIS_TLS_CA_FILE: the file must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)'])
+  t.same(problemsOf({ ...base, REDIS_URL: 'rediss://127.0.0.1:6380/0', REDIS_TLS_CA_FILE: join(dir, 'missing') }), ['REDIS_TLS_CA_FILE: cannot read the file (ENOENT)'])
+  const config = loadConfig({ ...base, REDIS_URL: 'rediss://127.0.0.1:6380/0' })
+  t.same([config.redisUrl, config.redisCa], ['rediss://127.0.0.1:6380/0', undefined], 'rediss:// alone: the system CAs')
 })
 
 test('failover key and metrics listener', async (t) => {
