@@ -10,7 +10,8 @@ import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config/config.ts'
 import { errorHandler, sendProblem } from './http/error-handler.ts'
 import { ProblemError } from './http/errors.ts'
-import { clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
+import { ClientTokenSet, clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
+import { ClientTokenFile } from './guards/client-token-file.ts'
 import { visitorTokenGuard } from './guards/visitor-token.ts'
 import { botCheckGuard } from './guards/bot-check.ts'
 import { AltchaChecker } from './bot-check/altcha.ts'
@@ -63,7 +64,7 @@ export interface AppDeps {
   readiness?: Readiness
   /** The metrics registry (default: a new one; the server shares it with its metrics port). */
   metrics?: Metrics
-  /** Watch the key files for changes (the server does; most tests need not). */
+  /** Watch the key, secret and client-token files for changes (the server does; most tests need not). */
   watchKeyFiles?: boolean
   /** The clock of cooldowns, windows and expiries (default Date.now; tests move one by hand). */
   now?: () => number
@@ -73,7 +74,7 @@ export interface AppDeps {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Re-reads the API key files (SIGHUP). */
+    /** Re-reads the API key, session-token secret and client-token files (SIGHUP). */
     reloadKeys: (reason: string) => void
   }
 }
@@ -109,8 +110,8 @@ function trustProxyOption (trust: Config['trustProxy']): boolean | string[] | ((
  * Who is calling: with visitor tokens, one guard reads the bearer value as a client token or
  * a visitor token; without, the client-token guard alone (none at all without client tokens).
  */
-function callerGuard (app: FastifyInstance, config: Config, metrics: Metrics, deps: AppDeps): onRequestHookHandler | undefined {
-  if (config.visitors === undefined) return clientTokenGuard(config.clientTokens, config.requireClientToken)
+function callerGuard (app: FastifyInstance, config: Config, clients: ClientTokenSet, metrics: Metrics, deps: AppDeps): onRequestHookHandler | undefined {
+  if (config.visitors === undefined) return clientTokenGuard(clients, config.requireClientToken)
   const visitors = new VisitorTokens(config.visitors, {
     now: deps.now,
     dispatcher: deps.identityDispatcher,
@@ -119,7 +120,7 @@ function callerGuard (app: FastifyInstance, config: Config, metrics: Metrics, de
   visitors.start()
   app.addHook('onClose', async () => { visitors.close() })
   return visitorTokenGuard({
-    clientTokens: config.clientTokens,
+    clientTokens: clients,
     requireClientToken: config.requireClientToken,
     visitors,
     requireVisitorToken: config.visitors.required,
@@ -264,22 +265,27 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
   const tokens = new SessionTokens({ secret: tokenSecret, previous: config.sessionTokens.previous, ttlMs: config.sessionTokens.ttlMs, now: deps.now })
   const secretFiles = new SecretFiles({ ...config.sessionTokens, secret: tokenSecret, tokens, log: app.log, onSecret: (secret) => scrubber.add(secret) })
+  const clients = new ClientTokenSet(config.clientTokens)
+  const clientFile = new ClientTokenFile({ file: config.clientTokensFile, clients, log: app.log, onToken: (token) => scrubber.add(token) })
   if (deps.watchKeyFiles === true) {
     upstream.keyFiles.watch()
     secretFiles.watch()
+    clientFile.watch()
   }
   app.decorate('reloadKeys', (reason: string) => {
     upstream.keyFiles.reload(reason)
     secretFiles.reload(reason)
+    clientFile.reload(reason)
   })
   app.addHook('onClose', async () => {
     secretFiles.close()
+    clientFile.close()
     await upstream.close()
   })
 
   let redis: Redis | undefined
   if (config.redisUrl !== undefined) {
-    const client = createRedis(config.redisUrl, app.log)
+    const client = createRedis(config.redisUrl, app.log, { ca: config.redisCa })
     redis = client
     readiness.addCheck('redis', () => isRedisReady(client))
     app.addHook('onClose', async () => { client.disconnect() })
@@ -326,7 +332,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   healthRoutes(app, readiness)
   openApiRoutes(app)
   const idempotency = buildIdempotency(config, redis, metrics, app.log, deps.now)
-  const clientToken = callerGuard(app, config, metrics, deps)
+  const clientToken = callerGuard(app, config, clients, metrics, deps)
   const quotas = buildQuotas(app, config, redis, metrics, deps.now)
   const bot = buildBotCheck(app, config, redis, metrics, deps, scrubber)
   const origin = originGuard(config.cors.origins)

@@ -92,7 +92,7 @@ async function main (): Promise<void> {
   })
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
-  // Key rotation without restart: re-read HOTTASK_API_KEY_FILE / HOTTASK_API_KEY_NEXT_FILE.
+  // Rotation without restart: re-read the API key, session-token secret and client-token files.
   process.on('SIGHUP', () => app.reloadKeys('SIGHUP'))
 
   // A deep accept queue: a launch-day burst of connections waits instead of being dropped.

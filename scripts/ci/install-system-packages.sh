@@ -4,6 +4,8 @@
 #                     (test/helpers/redis-server.ts); the packaged daemon is never used
 #   chromium          driven headless by playwright-core (test/helpers/browser.ts)
 #   fonts-liberation  Arial/Times/Courier-metric fonts, so screenshots render real text
+#   openssl           makes the test-only CA and certificates of the Redis TLS tests
+#                     (test/helpers/test-certificates.ts); absent from slim images
 #
 # Idempotent: when everything is installed it does nothing, not even `apt-get update`.
 # Works as root on a machine or container without systemd. Installing redis-server never
@@ -11,7 +13,7 @@
 # duration of the install (any existing policy-rc.d is put back afterwards).
 set -euo pipefail
 
-PACKAGES=(redis-server chromium fonts-liberation)
+PACKAGES=(redis-server chromium fonts-liberation openssl)
 POLICY=/usr/sbin/policy-rc.d
 
 installed () {
@@ -65,8 +67,9 @@ else
   trap - EXIT
 fi
 
-# Prove both binaries actually run (fails the script, and so CI, if they do not).
+# Prove the binaries actually run (fails the script, and so CI, if they do not).
 redis-server --version
+openssl version
 chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
 "$chromium_bin" --version
 dom="$("$chromium_bin" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \

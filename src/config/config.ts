@@ -7,6 +7,8 @@ import type { ClientToken, Parsed, TrustProxy } from './lists.ts'
 import { parseBaseUrl } from './base-url.ts'
 import { maxConnections, readOpenFilesLimit } from './connections.ts'
 import { readKeyFile, readSecretFile } from './key-file.ts'
+import { readClientTokensFile } from './client-tokens-file.ts'
+import { readRedisCa } from './redis-tls.ts'
 import { resolveIdentity } from './identity.ts'
 import type { IdentityConfig } from './identity.ts'
 import { hmacSecretProblem, redisPasswordProblem } from './secrets.ts'
@@ -31,7 +33,11 @@ export interface Config extends IdentityConfig {
   rateLimit: { max: number, clientMax: number, windowMs: number, onStoreError: 'open' | 'closed' }
   trustProxy: TrustProxy
   redisUrl: string | undefined
+  /** REDIS_TLS_CA_FILE's certificates (PEM); undefined: the system's CAs. */
+  redisCa: string | undefined
+  /** From CLIENT_TOKENS, or read from `clientTokensFile` (re-read on SIGHUP and on change). */
   clientTokens: ClientToken[]
+  clientTokensFile: string | undefined
   requireClientToken: boolean
   /** Undefined: every chatbot id is allowed. */
   allowedSerialNumbers: string[] | undefined
@@ -121,14 +127,15 @@ function parseAccess (raw: RawEnv, problems: string[]) {
     return parsed.value ?? fallback
   }
   const origins = take(parseOrigins(raw.CORS_ORIGINS), [])
-  const clientTokens = take(parseClientTokens(raw.CLIENT_TOKENS), [])
+  const clientTokens = take(clientTokensOf(raw), [])
+  const redisCa = take(readRedisCa(raw.REDIS_TLS_CA_FILE, raw.REDIS_URL), undefined)
   const trustProxy = take(parseTrustProxy(raw.TRUST_PROXY), false)
   const baseUrl = take(parseBaseUrl(raw.HOTTASK_BASE_URL, raw.HOTTASK_ALLOW_INSECURE_UPSTREAM), '')
   const redisProblem = redisPasswordProblem(raw.REDIS_URL)
   if (redisProblem !== undefined) problems.push(redisProblem)
   const allowed = splitList(raw.ALLOWED_SERIAL_NUMBERS)
   if (!allowed.every((id) => SERIAL_NUMBER.test(id))) problems.push(`ALLOWED_SERIAL_NUMBERS: expected ${VARIABLES.ALLOWED_SERIAL_NUMBERS.expected}`)
-  if (raw.REQUIRE_CLIENT_TOKEN && clientTokens.length === 0) problems.push('REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS to be set')
+  if (raw.REQUIRE_CLIENT_TOKEN && clientTokens.length === 0) problems.push('REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS or CLIENT_TOKENS_FILE to be set')
   const fallback = raw.DEFAULT_SERIAL_NUMBER
   if (fallback !== undefined && allowed.length > 0 && !allowed.includes(fallback)) {
     problems.push('DEFAULT_SERIAL_NUMBER: must be one of ALLOWED_SERIAL_NUMBERS')
@@ -136,7 +143,14 @@ function parseAccess (raw: RawEnv, problems: string[]) {
   // In-flight requests must be able to use their whole upstream deadline while draining.
   if (raw.SHUTDOWN_TIMEOUT_MS < raw.UPSTREAM_TIMEOUT_MS) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least UPSTREAM_TIMEOUT_MS')
   if (raw.CLIENT_REQUEST_TIMEOUT_MS < raw.CLIENT_HEADERS_TIMEOUT_MS) problems.push('CLIENT_REQUEST_TIMEOUT_MS: must be at least CLIENT_HEADERS_TIMEOUT_MS')
-  return { origins, clientTokens, trustProxy, baseUrl, allowed: allowed.length > 0 ? allowed : undefined }
+  return { origins, clientTokens, redisCa, trustProxy, baseUrl, allowed: allowed.length > 0 ? allowed : undefined }
+}
+
+/** Client tokens from CLIENT_TOKENS or from CLIENT_TOKENS_FILE (not both; the file must hold one). */
+function clientTokensOf (raw: RawEnv): Parsed<ClientToken[]> {
+  if (raw.CLIENT_TOKENS_FILE === undefined) return parseClientTokens(raw.CLIENT_TOKENS)
+  if (raw.CLIENT_TOKENS !== '') return { problem: 'CLIENT_TOKENS, CLIENT_TOKENS_FILE: set one of them, not both' }
+  return readClientTokensFile(raw.CLIENT_TOKENS_FILE)
 }
 
 /** The optional next key, from its variable or its file (not both). */
@@ -189,7 +203,7 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
   const access = parseAccess(raw, problems)
   const nextKey = resolveNextKey(raw.HOTTASK_API_KEY_NEXT, raw.HOTTASK_API_KEY_NEXT_FILE, problems)
   const sessionTokens = resolveSessionTokens(raw, problems)
-  const identity = resolveIdentity(raw, access.clientTokens, problems)
+  const identity = resolveIdentity(raw, problems)
   const connections = maxConnections(raw.MAX_CONNECTIONS, host.openFilesLimit, raw.UPSTREAM_MAX_CONCURRENCY + raw.MESSAGE_MAX_CONCURRENCY)
   if (connections.problem !== undefined) problems.push(connections.problem)
   if (key === undefined || problems.length > 0) throw new ConfigError(problems)
@@ -212,7 +226,9 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
     },
     trustProxy: access.trustProxy,
     redisUrl: raw.REDIS_URL,
+    redisCa: access.redisCa,
     clientTokens: access.clientTokens,
+    clientTokensFile: raw.CLIENT_TOKENS_FILE,
     requireClientToken: raw.REQUIRE_CLIENT_TOKEN,
     allowedSerialNumbers: access.allowed,
     defaultSerialNumber: raw.DEFAULT_SERIAL_NUMBER,

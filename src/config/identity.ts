@@ -4,8 +4,6 @@
 import { createPublicKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { readSecretFile, readTrimmed } from './key-file.ts'
-import type { ClientToken } from './lists.ts'
-import { JWT_SHAPE } from './patterns.ts'
 import type { RawEnv } from './schema.ts'
 import { hmacSecretProblem } from './secrets.ts'
 
@@ -108,12 +106,7 @@ function visitorKeys (raw: RawEnv, problems: string[]): VisitorKeySource | undef
   return secret === undefined ? undefined : { kind: 'secret', secret }
 }
 
-function resolveVisitors (raw: RawEnv, clientTokens: ClientToken[], problems: string[]): VisitorTokenConfig | undefined {
-  // A client token of a JWT's shape would be read one way or the other by chance, and
-  // visitor tokens may be turned on later: such a token is never accepted.
-  clientTokens.forEach((client, index) => {
-    if (JWT_SHAPE.test(client.token)) problems.push(`CLIENT_TOKENS: entry ${index + 1} has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token`)
-  })
+function resolveVisitors (raw: RawEnv, problems: string[]): VisitorTokenConfig | undefined {
   const keys = visitorKeys(raw, problems)
   const configured = keys !== undefined || raw.VISITOR_JWKS_URL !== undefined || raw.VISITOR_JWT_PUBLIC_KEY !== undefined ||
     raw.VISITOR_JWT_PUBLIC_KEY_FILE !== undefined || raw.VISITOR_JWT_SECRET !== undefined || raw.VISITOR_JWT_SECRET_FILE !== undefined
@@ -148,9 +141,9 @@ function resolveBotCheck (raw: RawEnv, problems: string[]): BotCheckConfig {
   return { kind: 'off' }
 }
 
-export function resolveIdentity (raw: RawEnv, clientTokens: ClientToken[], problems: string[]): IdentityConfig {
+export function resolveIdentity (raw: RawEnv, problems: string[]): IdentityConfig {
   return {
-    visitors: resolveVisitors(raw, clientTokens, problems),
+    visitors: resolveVisitors(raw, problems),
     botCheck: resolveBotCheck(raw, problems),
     quotas: { sessions: raw.QUOTA_SESSIONS_PER_DAY, messages: raw.QUOTA_MESSAGES_PER_DAY, tokens: raw.QUOTA_TOKENS_PER_DAY }
   }

@@ -2,17 +2,24 @@
 // and on every reload. A read failure or a bad value is a problem sentence naming the
 // variable, never the value.
 import { readFileSync } from 'node:fs'
+import type { Parsed } from './lists.ts'
 import { API_KEY } from './patterns.ts'
 import { VARIABLES } from './schema.ts'
 import { hmacSecretProblem } from './secrets.ts'
 
-/** The file's text, surrounding whitespace trimmed. */
-export function readTrimmed (path: string, variable: string): { text?: string, problem?: string } {
+/** The file's text as written. */
+export function readText (path: string, variable: string): Parsed<string> {
   try {
-    return { text: readFileSync(path, 'utf8').trim() }
+    return { value: readFileSync(path, 'utf8') }
   } catch (error) {
     return { problem: `${variable}: cannot read the file (${String((error as NodeJS.ErrnoException).code)})` }
   }
+}
+
+/** The file's text, surrounding whitespace trimmed. */
+export function readTrimmed (path: string, variable: string): { text?: string, problem?: string } {
+  const read = readText(path, variable)
+  return read.problem === undefined ? { text: read.value.trim() } : { problem: read.problem }
 }
 
 export function readKeyFile (path: string, variable: string): { key?: string, problem?: string } {

@@ -38,18 +38,52 @@ export function tokenMatcher (tokens: ClientToken[]): (presented: string) => str
   }
 }
 
-export function clientTokenGuard (tokens: ClientToken[], required: boolean): onRequestHookHandler | undefined {
+/**
+ * The configured client tokens. A reload (CLIENT_TOKENS_FILE) swaps the whole set at once,
+ * so each request is checked against one set or the other, never a mix.
+ */
+export class ClientTokenSet {
+  #match: (presented: string) => string | undefined
+  #size: number
+
+  constructor (tokens: ClientToken[]) {
+    this.#match = tokenMatcher(tokens)
+    this.#size = tokens.length
+  }
+
+  get size (): number { return this.#size }
+
+  replace (tokens: ClientToken[]): void {
+    this.#match = tokenMatcher(tokens)
+    this.#size = tokens.length
+  }
+
+  /** The client's name for a presented token, or undefined when none matches now. */
+  match (presented: string): string | undefined {
+    return this.#match(presented)
+  }
+}
+
+/**
+ * Which client an `Authorization` header names: its name, `undefined` for a bearer value that
+ * names none (or another scheme), `null` for no header. A plain function of the header, for
+ * every check that trusts a caller by its client token.
+ */
+export function clientOf (clients: ClientTokenSet, authorization: string | undefined): string | null | undefined {
+  if (authorization === undefined) return null
+  const presented = BEARER.exec(authorization)?.[1]
+  return presented === undefined ? undefined : clients.match(presented)
+}
+
+export function clientTokenGuard (clients: ClientTokenSet, required: boolean): onRequestHookHandler | undefined {
   // Without configured tokens a client's Authorization header means nothing here.
-  if (tokens.length === 0) return undefined
-  const match = tokenMatcher(tokens)
+  if (clients.size === 0) return undefined
   return function authenticateClient (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
-    const header = request.headers.authorization
-    if (header === undefined) {
+    const name = clientOf(clients, request.headers.authorization)
+    if (name === null) {
       done(required ? new ProblemError('CLIENT_TOKEN_REQUIRED', undefined, CHALLENGE) : undefined)
       return
     }
-    const presented = BEARER.exec(header)?.[1]
-    const name = presented === undefined ? undefined : match(presented)
     if (name === undefined) {
       request.invalidClientToken = true
       done()

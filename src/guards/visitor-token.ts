@@ -4,11 +4,11 @@
 // is required, but only once the rate limit has counted it against the address (like a wrong
 // client token), and the caller never learns which check failed: the log line says.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { ClientToken } from '../config/config.ts'
 import { ProblemError } from '../http/errors.ts'
 import type { VisitorTokens, VisitorVerdict } from '../tokens/visitor-tokens.ts'
 import { hasJwtShape } from '../tokens/visitor-tokens.ts'
-import { BEARER, CHALLENGE, tokenMatcher } from './client-token.ts'
+import { BEARER, CHALLENGE } from './client-token.ts'
+import type { ClientTokenSet } from './client-token.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +22,7 @@ declare module 'fastify' {
 export const KEYS_RETRY_AFTER_SECONDS = 5
 
 export interface VisitorGuardOptions {
-  clientTokens: ClientToken[]
+  clientTokens: ClientTokenSet
   requireClientToken: boolean
   visitors: VisitorTokens
   requireVisitorToken: boolean
@@ -32,7 +32,7 @@ export interface VisitorGuardOptions {
 
 export function visitorTokenGuard (options: VisitorGuardOptions) {
   const { visitors, requireVisitorToken, requireClientToken, onVerdict } = options
-  const match = options.clientTokens.length > 0 ? tokenMatcher(options.clientTokens) : () => undefined
+  const clients = options.clientTokens
 
   function judge (request: FastifyRequest, verdict: VisitorVerdict): Error | undefined {
     onVerdict(verdict, request)
@@ -57,7 +57,7 @@ export function visitorTokenGuard (options: VisitorGuardOptions) {
       return
     }
     const presented = BEARER.exec(header)?.[1]
-    const name = presented === undefined ? undefined : match(presented)
+    const name = presented === undefined ? undefined : clients.match(presented)
     if (name !== undefined) {
       request.clientName = name
       request.log = request.log.child({ client: name })

@@ -1,14 +1,26 @@
 // The shared Redis connection (rate-limit counters now, idempotency later). It must
 // never make a request wait for Redis: commands fail at once while disconnected (no
 // offline queue), a hung server is cut off by a command timeout, and reconnection
-// runs forever in the background so the service recovers by itself.
+// runs forever in the background so the service recovers by itself. A rediss:// URL is
+// TLS; a certificate that fails verification is an operator's mistake, not an outage that
+// heals, so it is logged as an error (readiness fails meanwhile; the process goes on).
 import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 
 export const REDIS_COMMAND_TIMEOUT_MS = 500
 
-export function createRedis (url: string, log: FastifyBaseLogger): Redis {
+export interface RedisTlsOptions {
+  /** PEM certificates a rediss:// server's certificate must chain to (default: the system's CAs). */
+  ca?: string | undefined
+}
+
+// Node's and OpenSSL's codes for a TLS handshake or certificate failure.
+const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/
+
+export function createRedis (url: string, log: FastifyBaseLogger, options: RedisTlsOptions = {}): Redis {
   const redis = new Redis(url, {
+    // rediss:// alone turns TLS on with the system's CAs; a private CA replaces them.
+    ...(options.ca === undefined ? {} : { tls: { ca: options.ca } }),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
@@ -17,14 +29,25 @@ export function createRedis (url: string, log: FastifyBaseLogger): Redis {
     lazyConnect: false
   })
   let up = false
+  // The TLS failure last logged: each reconnection repeats it, and it is logged once.
+  let tlsFailure: string | undefined
   redis.on('ready', () => {
     up = true
+    tlsFailure = undefined
     log.info('redis connected')
   })
   redis.on('error', (error: Error & { code?: string }) => {
-    // Every reconnection attempt fails with an error while Redis is down: warn once.
-    if (up) log.warn({ code: error.code }, 'redis connection lost')
-    else log.debug({ code: error.code }, 'redis not reachable')
+    const code = error.code ?? ''
+    if (TLS_FAILURE.test(code)) {
+      // The message names the certificate's problem (and host), never the URL or its password.
+      if (tlsFailure !== code) log.error({ code, reason: error.message }, 'redis TLS connection failed: check REDIS_URL\'s host and REDIS_TLS_CA_FILE')
+      tlsFailure = code
+    } else if (up) {
+      // Every reconnection attempt fails with an error while Redis is down: warn once.
+      log.warn({ code: error.code }, 'redis connection lost')
+    } else {
+      log.debug({ code: error.code }, 'redis not reachable')
+    }
     up = false
   })
   redis.on('close', () => {

@@ -1,7 +1,7 @@
 // The real-Redis harness itself: start, data, stop, restart on the same port, cleanup.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,6 +10,7 @@ import type { RedisOptions } from 'ioredis'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { startRedis } from '../helpers/redis-server.ts'
+import { makeTestCertificates } from '../helpers/test-certificates.ts'
 
 const HELPER = fileURLToPath(new URL('../helpers/redis-server.ts', import.meta.url))
 
@@ -73,6 +74,21 @@ test('a connected client sees the outage and reconnects by itself after restart'
   await server.restart()
   if (redis.status !== 'ready') await once(redis, 'ready')
   t.equal(await redis.incr('hits'), 1, 'the same client works again, on an empty server')
+})
+
+test('with tls, the server speaks only TLS with the given certificate, and its URL says rediss://', async (t) => {
+  const certs = makeTestCertificates(t)
+  const server = await startRedis(t, { tls: certs })
+  t.equal(server.url, `rediss://127.0.0.1:${server.port}/0`)
+  const { redis } = client(t, server.url, { tls: { ca: readFileSync(certs.ca) } })
+  t.equal(await redis.set('greeting', 'over tls'), 'OK')
+  t.equal(await redis.get('greeting'), 'over tls')
+  const plain = client(t, server.url.replace('rediss://', 'redis://'), { lazyConnect: true, retryStrategy: () => null, commandTimeout: 2000 })
+  await t.rejects(plain.redis.ping(), { message: 'Connection is closed.' }, 'a plain-text client is cut off')
+  t.equal(plain.errors[0]?.code, 'ECONNRESET')
+  await server.restart()
+  const again = client(t, server.url, { tls: { ca: readFileSync(certs.ca) } })
+  t.equal(await again.redis.get('greeting'), null, 'restarted with TLS, empty')
 })
 
 test('concurrent servers get their own ports and data', async (t) => {

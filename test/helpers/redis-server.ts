@@ -3,12 +3,17 @@
 // a parent-death signal, when the test process itself dies). `stop()` and `restart()` on
 // the same port let a test take Redis away from a running app and give it back.
 //
+// With `tls`, the server speaks only TLS (Debian's redis-server is built with it), with the
+// given certificate, and its url is rediss://.
+//
 // Needs the Debian package redis-server (scripts/ci/install-system-packages.sh), or
 // REDIS_SERVER_PATH pointing at a redis-server binary. If it is missing the test fails.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
+import type { Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -22,7 +27,7 @@ const HOST = '127.0.0.1'
 const START_TIMEOUT_MS = 10_000
 
 export interface RedisServer {
-  /** redis://127.0.0.1:<port>/0 */
+  /** redis://127.0.0.1:<port>/0, or rediss:// with TLS */
   url: string
   port: number
   /** What the last redis-server process printed, for assertion messages. */
@@ -56,8 +61,12 @@ process.once('exit', () => {
   }
 })
 
+/** A TLS server's certificate, its key and the CA that signed it (PEM files). */
+export interface RedisTlsFiles { cert: string, key: string, ca: string }
+
 /** Starts a redis-server on a free loopback port; stopped on `t`'s teardown if given. */
-export async function startRedis (t?: Test): Promise<RedisServer> {
+export async function startRedis (t?: Test, options: { tls?: RedisTlsFiles } = {}): Promise<RedisServer> {
+  const { tls } = options
   const bin = requireExecutable(process.env.REDIS_SERVER_PATH ?? 'redis-server', 'redis-server', 'REDIS_SERVER_PATH')
   if (!swept) sweepOrphanDirs()
   let running: Running | undefined
@@ -65,7 +74,7 @@ export async function startRedis (t?: Test): Promise<RedisServer> {
   for (let attempt = 1; running === undefined; attempt++) {
     port = await freePort()
     try {
-      running = await launch(bin, port)
+      running = await launch(bin, port, tls)
     } catch (error) {
       // Another process took the port between the probe and redis binding it.
       if (!(error instanceof PortInUse) || attempt === 5) throw error
@@ -86,7 +95,7 @@ export async function startRedis (t?: Test): Promise<RedisServer> {
     const deadline = Date.now() + START_TIMEOUT_MS
     for (;;) {
       try {
-        current = last = await launch(bin, port)
+        current = last = await launch(bin, port, tls)
         return
       } catch (error) {
         if (!(error instanceof PortInUse) || Date.now() > deadline) throw error
@@ -95,7 +104,7 @@ export async function startRedis (t?: Test): Promise<RedisServer> {
     }
   }
   const server: RedisServer = {
-    url: `redis://${HOST}:${port}/0`,
+    url: `${tls === undefined ? 'redis' : 'rediss'}://${HOST}:${port}/0`,
     port,
     output: () => last.output(),
     stop,
@@ -105,10 +114,13 @@ export async function startRedis (t?: Test): Promise<RedisServer> {
   return server
 }
 
-async function launch (bin: string, port: number): Promise<Running> {
+async function launch (bin: string, port: number, tls: RedisTlsFiles | undefined): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX))
+  const listen = tls === undefined
+    ? ['--port', String(port)]
+    : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
   const args = [
-    '--port', String(port),
+    ...listen,
     '--bind', HOST,
     '--save', '',
     '--appendonly', 'no',
@@ -147,7 +159,7 @@ async function launch (bin: string, port: number): Promise<Running> {
   // took the port first, ours exits with "Address already in use" while that one answers.
   const deadline = Date.now() + START_TIMEOUT_MS
   for (;;) {
-    const pid = await serverPid(port)
+    const pid = await serverPid(port, tls !== undefined)
     if (hasExited) {
       const message = `redis-server on port ${port} exited before answering:\n${out}`
       throw /already in use/i.test(out) ? new PortInUse(message) : new Error(message)
@@ -186,9 +198,10 @@ async function kill (running: Running): Promise<void> {
 }
 
 /** The process id of the Redis answering on the port (INFO server), or undefined; never rejects. */
-function serverPid (port: number): Promise<number | undefined> {
+function serverPid (port: number, tls: boolean): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port })
+    // Only the answer matters here, not who signed the certificate: the tests check that.
+    const socket: Socket = tls ? connectTls({ host: HOST, port, rejectUnauthorized: false }) : createConnection({ host: HOST, port })
     let reply = ''
     const done = (pid: number | undefined): void => {
       socket.destroy()
@@ -197,7 +210,7 @@ function serverPid (port: number): Promise<number | undefined> {
     socket.setTimeout(1000, () => done(undefined))
     socket.once('error', () => done(undefined))
     socket.once('end', () => done(undefined))
-    socket.once('connect', () => socket.write('INFO server\r\n'))
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write('INFO server\r\n'))
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString()
       if (reply.startsWith('-')) done(undefined) // e.g. -LOADING

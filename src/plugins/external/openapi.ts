@@ -92,7 +92,7 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
           clientToken: {
             type: 'http',
             scheme: 'bearer',
-            description: 'An internal client token from the deployment\'s `CLIENT_TOKENS`: optional unless it sets `REQUIRE_CLIENT_TOKEN`. Never forwarded upstream.'
+            description: 'An internal client token from the deployment\'s `CLIENT_TOKENS` or `CLIENT_TOKENS_FILE`: optional unless it sets `REQUIRE_CLIENT_TOKEN`. Never forwarded upstream.'
           },
           visitorToken: {
             type: 'http',

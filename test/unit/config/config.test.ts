@@ -32,7 +32,9 @@ test('defaults', async (t) => {
     rateLimit: { max: 30, clientMax: 600, windowMs: 60000, onStoreError: 'open' },
     trustProxy: false,
     redisUrl: undefined,
+    redisCa: undefined,
     clientTokens: [],
+    clientTokensFile: undefined,
     requireClientToken: false,
     allowedSerialNumbers: undefined,
     defaultSerialNumber: undefined,
@@ -187,7 +189,7 @@ test('access problems are named, tokens never printed', async (t) => {
     [{ CLIENT_TOKENS: 'no-colon-here-0123456789' }, /^CLIENT_TOKENS: entry 1/],
     [{ CLIENT_TOKENS: 'a:aaaaaaaaaaaaaaaaaaaa,a:bbbbbbbbbbbbbbbbbbbb' }, /^CLIENT_TOKENS: the name a appears twice/],
     [{ CLIENT_TOKENS: 'a:aaaaaaaaaaaaaaaaaaaa,b:aaaaaaaaaaaaaaaaaaaa' }, /^CLIENT_TOKENS: entry 2 repeats/],
-    [{ REQUIRE_CLIENT_TOKEN: 'true' }, /^REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS/],
+    [{ REQUIRE_CLIENT_TOKEN: 'true' }, /^REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS or CLIENT_TOKENS_FILE/],
     [{ REQUIRE_CLIENT_TOKEN: 'maybe' }, /^REQUIRE_CLIENT_TOKEN: expected/],
     [{ TRUST_PROXY: 'the-lb' }, /^TRUST_PROXY: expected/],
     [{ TRUST_PROXY: '10.0.0.0/99' }, /^TRUST_PROXY: expected/],
@@ -208,6 +210,47 @@ test('access problems are named, tokens never printed', async (t) => {
     t.match(problems, [expected], JSON.stringify(env))
     t.notMatch(problems.join(' '), token)
   }
+})
+
+test('CLIENT_TOKENS_FILE: its tokens are the client tokens, with REQUIRE_CLIENT_TOKEN too', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'cfg-clients-')), 'tokens')
+  writeFileSync(file, '# services\nbilling:billing-token-0123456789\n\ncrm:crm-token-abcdefghijkl\n')
+  const config = loadConfig({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: file, REQUIRE_CLIENT_TOKEN: 'true' })
+  t.same(config.clientTokens, [{ name: 'billing', token: 'billing-token-0123456789' }, { name: 'crm', token: 'crm-token-abcdefghijkl' }])
+  t.equal(config.clientTokensFile, file)
+  t.equal(config.requireClientToken, true)
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS: '', CLIENT_TOKENS_FILE: file }).clientTokens.length, 2, 'a blank CLIENT_TOKENS is unset')
+})
+
+test('CLIENT_TOKENS_FILE: set with CLIENT_TOKENS, missing, empty or with a bad line is a start-up error that shows no token', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-clients-'))
+  const write = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text)
+    return join(dir, name)
+  }
+  const good = write('good', 'billing:billing-token-0123456789\n')
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS: 'crm:crm-token-abcdefghijkl', CLIENT_TOKENS_FILE: good }), ['CLIENT_TOKENS, CLIENT_TOKENS_FILE: set one of them, not both'])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: join(dir, 'missing') }), ['CLIENT_TOKENS_FILE: cannot read the file (ENOENT)'])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: write('empty', '') }), ['CLIENT_TOKENS_FILE: the file holds no name:token line'])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: write('comments', '# no tokens yet\n\n') }), ['CLIENT_TOKENS_FILE: the file holds no name:token line'])
+  const bad = problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: write('bad', 'billing:billing-token-0123456789\ncrm:leaky-short\n') })
+  t.same(bad, ['CLIENT_TOKENS_FILE: line 2 must be name:token with a name of A-Z a-z 0-9 . _ - and a token of at least 16 visible characters'])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, CLIENT_TOKENS_FILE: write('jwt', 'web:aaaaaaaa.bbbbbbbb.cccccccc\n') }),
+    ['CLIENT_TOKENS_FILE: line 1 has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token'])
+  t.same(problemsOf({ HOTTASK_API_KEY: KEY, REQUIRE_CLIENT_TOKEN: 'true' }), ['REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS or CLIENT_TOKENS_FILE to be set'])
+})
+
+test('REDIS_TLS_CA_FILE: read with a rediss:// URL; a start-up error without one, or without a certificate in it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-redis-ca-'))
+  const notPem = join(dir, 'ca.pem')
+  writeFileSync(notPem, 'not a certificate\n')
+  const base = { HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET }
+  t.same(problemsOf({ ...base, REDIS_URL: 'redis://127.0.0.1:6379/0', REDIS_TLS_CA_FILE: notPem }), ['REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (the CA checks a TLS connection)'])
+  t.same(problemsOf({ ...base, REDIS_TLS_CA_FILE: notPem }), ['REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (the CA checks a TLS connection)'])
+  t.same(problemsOf({ ...base, REDIS_URL: 'rediss://127.0.0.1:6380/0', REDIS_TLS_CA_FILE: notPem }), ['REDIS_TLS_CA_FILE: the file must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)'])
+  t.same(problemsOf({ ...base, REDIS_URL: 'rediss://127.0.0.1:6380/0', REDIS_TLS_CA_FILE: join(dir, 'missing') }), ['REDIS_TLS_CA_FILE: cannot read the file (ENOENT)'])
+  const config = loadConfig({ ...base, REDIS_URL: 'rediss://127.0.0.1:6380/0' })
+  t.same([config.redisUrl, config.redisCa], ['rediss://127.0.0.1:6380/0', undefined], 'rediss:// alone: the system CAs')
 })
 
 test('failover key and metrics listener', async (t) => {

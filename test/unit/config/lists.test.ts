@@ -1,6 +1,6 @@
 // The list-valued variables' parsers: each value they accept, and each problem they name.
 import { test } from 'tap'
-import { parseClientTokens, parseOrigins, parseTrustProxy, splitList } from '../../../src/config/lists.ts'
+import { parseClientTokenEntries, parseClientTokens, parseOrigins, parseTrustProxy, splitList } from '../../../src/config/lists.ts'
 
 test('splitList trims items and drops empty ones', async (t) => {
   t.same(splitList(' a, b ,,c ,'), ['a', 'b', 'c'])
@@ -32,6 +32,17 @@ test('client tokens: name:token pairs, names and tokens unique, tokens never ech
   const repeated = parseClientTokens('a:abcdefghijklmnop,b:abcdefghijklmnop')
   t.same(repeated, { problem: 'CLIENT_TOKENS: entry 2 repeats another entry\'s token' })
   t.notMatch(repeated.problem, 'abcdefghijklmnop', 'the token is never in the problem')
+})
+
+test('client token entries: the rules are the same however they are given, each entry named by its label', async (t) => {
+  const entries = [{ label: 'line 3', text: 'web:abcdefghijklmnop' }, { label: 'line 7', text: 'api:aaaaaaaa.bbbbbbbb.cccccccc' }]
+  t.same(parseClientTokenEntries(entries, 'SOME_FILE'),
+    { problem: 'SOME_FILE: line 7 has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token' })
+  t.same(parseClientTokenEntries([{ label: 'line 2', text: 'web:x' }], 'SOME_FILE'),
+    { problem: 'SOME_FILE: line 2 must be name:token with a name of A-Z a-z 0-9 . _ - and a token of at least 16 visible characters' })
+  t.same(parseClientTokenEntries([], 'SOME_FILE'), { value: [] })
+  t.same(parseClientTokens('web:aaaaaaaa.bbbbbbbb.'), { problem: 'CLIENT_TOKENS: entry 1 has the shape of a JWT (three base64url parts joined by dots), which visitor tokens have: choose another token' },
+    'an unsigned token\'s shape too')
 })
 
 test('trust proxy: false, true, a hop count, or addresses and CIDRs', async (t) => {

@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import pino from 'pino'
 import { test } from 'tap'
-import { clientTokenGuard, refuseInvalidToken, tokenMatcher } from '../../../src/guards/client-token.ts'
+import { ClientTokenSet, clientOf, clientTokenGuard, refuseInvalidToken, tokenMatcher } from '../../../src/guards/client-token.ts'
 import type { ProblemError } from '../../../src/http/errors.ts'
 
 const TOKENS = [{ name: 'billing', token: 'billing-token-0123456789' }, { name: 'search', token: 'search-token-9876543210' }]
@@ -15,7 +15,7 @@ const TOKENS = [{ name: 'billing', token: 'billing-token-0123456789' }, { name: 
 function run (headers: Record<string, string>, required = false) {
   const request = { headers, clientName: null as string | null, invalidClientToken: false, log: pino({ level: 'silent' }) }
   let refusal: ProblemError | undefined
-  const guard = clientTokenGuard(TOKENS, required)!
+  const guard = clientTokenGuard(new ClientTokenSet(TOKENS), required)!
   guard.call(undefined as never, request as unknown as FastifyRequest, {} as FastifyReply, (error?: Error) => { refusal = error as ProblemError | undefined })
   const deferred = refusal === undefined && request.invalidClientToken
   if (refusal === undefined) refuseInvalidToken(request as unknown as FastifyRequest, {} as FastifyReply, undefined, (error?: Error) => { refusal = error as ProblemError | undefined })
@@ -33,8 +33,39 @@ test('the matcher names the client of a known token, and nothing else', async (t
 })
 
 test('without configured tokens there is no guard at all', async (t) => {
-  t.equal(clientTokenGuard([], false), undefined)
-  t.equal(clientTokenGuard([], true), undefined)
+  t.equal(clientTokenGuard(new ClientTokenSet([]), false), undefined)
+  t.equal(clientTokenGuard(new ClientTokenSet([]), true), undefined)
+})
+
+test('a replaced set answers with the new tokens only, and counts them', async (t) => {
+  const clients = new ClientTokenSet(TOKENS)
+  t.equal(clients.size, 2)
+  clients.replace([{ name: 'crm', token: 'crm-token-abcdefghijklmn' }])
+  t.equal(clients.size, 1)
+  t.equal(clients.match('crm-token-abcdefghijklmn'), 'crm')
+  t.equal(clients.match('billing-token-0123456789'), undefined, 'a token of the old set')
+})
+
+test('clientOf reads an Authorization header: a name, undefined for a token of no client, null for none', async (t) => {
+  const clients = new ClientTokenSet(TOKENS)
+  t.equal(clientOf(clients, 'Bearer search-token-9876543210'), 'search')
+  t.equal(clientOf(clients, 'Bearer nope-0000000000000000'), undefined)
+  t.equal(clientOf(clients, 'Basic search-token-9876543210'), undefined)
+  t.equal(clientOf(clients, undefined), null)
+})
+
+test('a guard sees a replaced set on its next request', async (t) => {
+  const clients = new ClientTokenSet(TOKENS)
+  const guard = clientTokenGuard(clients, true)!
+  const clientFor = (authorization: string) => {
+    const request = { headers: { authorization }, clientName: null as string | null, invalidClientToken: false, log: pino({ level: 'silent' }) }
+    guard.call(undefined as never, request as unknown as FastifyRequest, {} as FastifyReply, () => {})
+    return request.clientName
+  }
+  t.equal(clientFor('Bearer billing-token-0123456789'), 'billing')
+  clients.replace([{ name: 'billing', token: 'billing-token-rotated-000' }])
+  t.equal(clientFor('Bearer billing-token-0123456789'), null, 'the old token')
+  t.equal(clientFor('Bearer billing-token-rotated-000'), 'billing', 'the new token')
 })
 
 test('Bearer with a known token names the client; the scheme is case-insensitive', async (t) => {

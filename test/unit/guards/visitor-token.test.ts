@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import pino from 'pino'
 import { test } from 'tap'
-import { refuseInvalidToken } from '../../../src/guards/client-token.ts'
+import { ClientTokenSet, refuseInvalidToken } from '../../../src/guards/client-token.ts'
 import { KEYS_RETRY_AFTER_SECONDS, visitorTokenGuard } from '../../../src/guards/visitor-token.ts'
 import type { ProblemError } from '../../../src/http/errors.ts'
 import type { VisitorTokens, VisitorVerdict } from '../../../src/tokens/visitor-tokens.ts'
@@ -24,7 +24,7 @@ async function run (headers: Record<string, string>, verdict: VisitorVerdict, op
   const { asked, visitors } = verifier(verdict, options.remembered)
   const reported: VisitorVerdict[] = []
   const guard = visitorTokenGuard({
-    clientTokens: CLIENTS,
+    clientTokens: new ClientTokenSet(CLIENTS),
     requireClientToken: options.requireClient ?? false,
     visitors,
     requireVisitorToken: options.requireVisitor ?? false,
