@@ -266,7 +266,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const tokens = new SessionTokens({ secret: tokenSecret, previous: config.sessionTokens.previous, ttlMs: config.sessionTokens.ttlMs, now: deps.now })
   const secretFiles = new SecretFiles({ ...config.sessionTokens, secret: tokenSecret, tokens, log: app.log, onSecret: (secret) => scrubber.add(secret) })
   const clients = new ClientTokenSet(config.clientTokens)
-  const clientFile = new ClientTokenFile({ file: config.clientTokensFile, clients, log: app.log, onToken: (token) => scrubber.add(token) })
+  const clientFile = new ClientTokenFile({ file: config.clientTokensFile, initial: config.clientTokens, clients, log: app.log, onToken: (token) => scrubber.add(token) })
   if (deps.watchKeyFiles === true) {
     upstream.keyFiles.watch()
     secretFiles.watch()

@@ -6,10 +6,13 @@ import type { FastifyBaseLogger } from 'fastify'
 import { CLIENT_TOKENS_FILE, readClientTokensFile } from '../config/client-tokens-file.ts'
 import { watchDirectories } from '../lib/watch-directories.ts'
 import type { DirectoryWatch } from '../lib/watch-directories.ts'
+import type { ClientToken } from '../config/config.ts'
 import type { ClientTokenSet } from './client-token.ts'
 
 export interface ClientTokenFileOptions {
   file: string | undefined
+  /** The tokens the set was built with, so a reload that reads the same ones is no change. */
+  initial: ClientToken[]
   clients: ClientTokenSet
   log: FastifyBaseLogger
   /** Each token read from the file, so logs are scrubbed of it. */
@@ -19,9 +22,11 @@ export interface ClientTokenFileOptions {
 export class ClientTokenFile {
   readonly #options: ClientTokenFileOptions
   #watch: DirectoryWatch | undefined
+  #current: string
 
   constructor (options: ClientTokenFileOptions) {
     this.#options = options
+    this.#current = signature(options.initial)
   }
 
   /** Re-reads the file; `reason` is logged (SIGHUP, file change). */
@@ -33,6 +38,9 @@ export class ClientTokenFile {
       log.error({ reason, problem }, 'client tokens file unusable; keeping the old tokens')
       return
     }
+    // A directory event for another file, or a SIGHUP for the key, reads the same tokens.
+    if (signature(tokens) === this.#current) return
+    this.#current = signature(tokens)
     for (const { token } of tokens) onToken(token)
     clients.replace(tokens)
     log.info({ reason, variable: CLIENT_TOKENS_FILE, clients: tokens.map(({ name }) => name) }, 'client tokens reloaded')
@@ -49,3 +57,5 @@ export class ClientTokenFile {
     this.#watch?.close()
   }
 }
+
+const signature = (tokens: ClientToken[]): string => JSON.stringify(tokens.map(({ name, token }) => [name, token]))

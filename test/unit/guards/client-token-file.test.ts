@@ -19,7 +19,7 @@ function reloader (withFile = true) {
   const lines: string[] = []
   const log = pino({ level: 'info' }, { write: (line: string) => { lines.push(line) } })
   const scrubbed: string[] = []
-  const tokensFile = new ClientTokenFile({ file, clients, log, onToken: (token) => scrubbed.push(token) })
+  const tokensFile = new ClientTokenFile({ file, initial: [{ name: 'svc', token: A }], clients, log, onToken: (token) => scrubbed.push(token) })
   const entries = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)
   return { file: file!, clients, tokensFile, scrubbed, entries, text: () => lines.join('') }
 }
@@ -32,6 +32,20 @@ test('a reload swaps the whole set, hands each token to the scrubber and logs th
   t.same(scrubbed, [B, A])
   t.match(entries(), [{ level: 30, reason: 'SIGHUP', variable: 'CLIENT_TOKENS_FILE', clients: ['svc', 'other'], msg: 'client tokens reloaded' }])
   t.notOk(text().includes(A) || text().includes(B), 'no token logged')
+})
+
+test('a reload that reads the tokens the set already has changes nothing and logs nothing', async (t) => {
+  const { file, clients, tokensFile, scrubbed, entries } = reloader()
+  const replace = clients.replace.bind(clients)
+  let replaced = 0
+  clients.replace = (tokens) => { replaced++; replace(tokens) }
+  writeFileSync(file, `# the same token, reformatted\n\nsvc:${A}\n`)
+  tokensFile.reload('file change')
+  t.same([replaced, scrubbed, entries()], [0, [], []], 'the start\'s own tokens')
+  writeFileSync(file, `svc:${B}\n`)
+  tokensFile.reload('SIGHUP')
+  tokensFile.reload('SIGHUP')
+  t.same([replaced, scrubbed, entries().length], [1, [B], 1], 'one change, one reload')
 })
 
 test('an empty, broken or missing file keeps the set and logs an error naming no token', async (t) => {
