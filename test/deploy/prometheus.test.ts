@@ -3,8 +3,8 @@
 // while traffic goes through the proxy to the simulator (successes and a few failure
 // codes, whole and streamed messages). Then every PromQL expression of the dashboard and of
 // the alerts must evaluate without error, the panels meant to show that traffic must show
-// it, every rule must be healthy in Prometheus's own evaluation, and the alert for the
-// refused key must be active. Names and labels are thereby checked against what the
+// it, every rule must be healthy in Prometheus's own evaluation, the alert for the refused
+// key must be active, and so must the Redis alert once Redis is stopped. Names and labels are thereby checked against what the
 // service really exports, not against a parse of the JSON.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -197,5 +197,17 @@ test('a real Prometheus evaluates every dashboard and alert expression against a
     t.notOk(names.includes('HottaskProxyRedisDown'), 'Redis is up')
     t.notOk(names.includes('HottaskProxyDown'), 'the target is up')
     t.notOk(names.includes('HottaskProxyCircuitOpen'), 'the circuit stayed closed')
+  })
+
+  // Last, as it takes Redis away: the readiness gauge carries the outage to its alert.
+  t.test('Redis going down makes the Redis alert active, through the readiness gauge', async (t) => {
+    await redis.stop()
+    const alerts = async (): Promise<Array<{ labels: Record<string, string>, state: string }>> =>
+      (await prometheus.api<{ data: { alerts: Array<{ labels: Record<string, string>, state: string }> } }>('alerts')).data.alerts
+    await until(async () => (await alerts()).some((alert) => alert.labels.alertname === 'HottaskProxyRedisDown'), 'the Redis alert is active', 30000)
+    const down = (await alerts()).find((alert) => alert.labels.alertname === 'HottaskProxyRedisDown')
+    t.match(down, { labels: { job: JOB, check: 'redis', severity: 'critical' }, state: 'pending' }, 'pending for its minute')
+    const readiness = await prometheus.query('min by (check) (hottask_proxy_readiness_check)')
+    t.same(Object.fromEntries((readiness.data?.result as QuerySample[]).map((sample) => [sample.metric.check, sample.value[1]])), { redis: '0', shutdown: '1' })
   })
 })
