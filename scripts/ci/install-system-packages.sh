@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that the Redis and browser tests need (Debian 12 / bookworm):
+# Installs the Debian packages that the Redis, browser and Prometheus tests need (Debian 12 / bookworm):
 #   redis-server      tests start their own instances on free loopback ports
 #                     (test/helpers/redis-server.ts); the packaged daemon is never used
 #   chromium          driven headless by playwright-core (test/helpers/browser.ts)
 #   fonts-liberation  Arial/Times/Courier-metric fonts, so screenshots render real text
 #   openssl           makes the test-only CA and certificates of the Redis TLS tests
 #                     (test/helpers/test-certificates.ts); absent from slim images
+#   prometheus        promtool checks and unit-tests deploy/prometheus/alerts.yml; the
+#                     prometheus binary scrapes a real proxy (test/helpers/prometheus.ts);
+#                     the packaged daemon is never used
 #
 # Idempotent: when everything is installed it does nothing, not even `apt-get update`.
-# Works as root on a machine or container without systemd. Installing redis-server never
-# starts the packaged daemon on 6379: service starts are denied through policy-rc.d for the
+# Works as root on a machine or container without systemd. Installing redis-server or
+# prometheus never starts the packaged daemon (on 6379, 9090): service starts are denied through policy-rc.d for the
 # duration of the install (any existing policy-rc.d is put back afterwards).
 set -euo pipefail
 
-PACKAGES=(redis-server chromium fonts-liberation openssl)
+PACKAGES=(redis-server chromium fonts-liberation openssl prometheus)
 POLICY=/usr/sbin/policy-rc.d
 
 installed () {
@@ -61,7 +64,8 @@ else
   echo "install-system-packages: installing ${missing[*]}"
   apt-get update
   # Recommends are not needed: chromium runs headless as root with --no-sandbox, so
-  # chromium-sandbox is not used, and the fonts it recommends are installed explicitly.
+  # chromium-sandbox is not used, and the fonts it recommends are installed explicitly;
+  # prometheus recommends its node exporter, which the tests do not use.
   apt-get install -y --no-install-recommends "${missing[@]}"
   restore_policy
   trap - EXIT
@@ -70,6 +74,8 @@ fi
 # Prove the binaries actually run (fails the script, and so CI, if they do not).
 redis-server --version
 openssl version
+prometheus --version
+promtool --version
 chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
 "$chromium_bin" --version
 dom="$("$chromium_bin" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \

@@ -3,21 +3,28 @@
 
 export type ReadinessCheck = () => boolean
 
+/**
+ * Every check there can be: `shutdown` always, the others when configured. A fixed set, so
+ * the metrics can label by check name without a caller growing the series count.
+ */
+export const READINESS_CHECKS = ['shutdown', 'redis'] as const
+export type ReadinessCheckName = typeof READINESS_CHECKS[number]
+
 export interface ReadinessReport {
   ready: boolean
-  checks: Record<string, 'ok' | 'failing'>
+  checks: Partial<Record<ReadinessCheckName, 'ok' | 'failing'>>
 }
 
 export class Readiness {
   #draining = false
-  readonly #checks = new Map<string, ReadinessCheck>()
+  readonly #checks = new Map<Exclude<ReadinessCheckName, 'shutdown'>, ReadinessCheck>()
 
   /** Called when shutdown begins: from now on the instance reports not-ready. */
   drain (): void {
     this.#draining = true
   }
 
-  addCheck (name: string, check: ReadinessCheck): void {
+  addCheck (name: Exclude<ReadinessCheckName, 'shutdown'>, check: ReadinessCheck): void {
     this.#checks.set(name, check)
   }
 

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { LatencyHistogram } from './latency-histogram.ts'
 import type { Series } from './latency-histogram.ts'
 import { fingerprint } from '../lib/secrets.ts'
+import type { ReadinessReport } from '../http/readiness.ts'
 import { ATTEMPT_OUTCOMES, BOT_CHECK_OUTCOMES, CIRCUIT_STATES, MESSAGE_OUTCOMES, OVERLOAD_REASONS, QUOTA_KINDS, RETRY_REASONS, STORES, STREAM_ENDS, VISITOR_TOKEN_OUTCOMES } from './events.ts'
 import type { AttemptOutcome, BotCheckOutcome, CircuitState, MessageOutcome, OverloadReason, QuotaKindName, RetryReason, Store, StreamEnd, VisitorTokenOutcome } from './events.ts'
 
@@ -37,6 +38,11 @@ export interface UpstreamLoad {
 const STATUS_LABELS: string[] = []
 for (const code of Object.keys(STATUS_CODES)) STATUS_LABELS[Number(code)] = code
 
+/** What the readiness gauge reads at scrape time (Readiness fits). */
+export interface ReadinessSource {
+  report (): ReadinessReport
+}
+
 /** Records one answered request of a route: its method, status and duration in milliseconds. */
 export type RequestRecorder = (method: string, statusCode: number, durationMs: number) => void
 
@@ -58,6 +64,7 @@ export class Metrics {
 
   #load: UpstreamLoad | undefined
   #messageLoad: UpstreamLoad | undefined
+  #readiness: ReadinessSource | undefined
   /** http_requests_total and http_request_duration_seconds. */
   readonly #requests: LatencyHistogram
   readonly #recorders = new Map<string, RequestRecorder>()
@@ -121,6 +128,19 @@ export class Metrics {
     }
     messageLoad('message_concurrency', 'Messages holding a message concurrency slot (a relayed stream holds one until it ends).', (source) => source.active)
     messageLoad('message_queue_length', 'Messages waiting for a message concurrency slot.', (source) => source.queued)
+    // Read at scrape time, like /readyz: only the checks this instance runs get a series, so
+    // an alert on `check="redis"` never fires for an instance without Redis.
+    const readiness: Gauge<'check'> = new Gauge({
+      name: PREFIX + 'readiness_check',
+      help: 'Each readiness check of /readyz: 1 passing, 0 failing.',
+      labelNames: ['check'],
+      registers,
+      collect: () => {
+        readiness.reset()
+        const checks = this.#readiness?.report().checks ?? {}
+        for (const [check, state] of Object.entries(checks)) readiness.set({ check }, state === 'ok' ? 1 : 0)
+      }
+    })
 
     // Fixed sets start at zero, so rate() and absent() see every series from the first scrape.
     for (const outcome of this.#outcomes) this.#attemptSeriesOf(outcome)
@@ -228,6 +248,11 @@ export class Metrics {
 
   trackMessageLoad (source: UpstreamLoad): void {
     this.#messageLoad = source
+  }
+
+  /** Where the readiness gauge is read at scrape time. */
+  trackReadiness (source: ReadinessSource): void {
+    this.#readiness = source
   }
 
   get contentType (): string { return this.registry.contentType }

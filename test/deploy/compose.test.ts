@@ -25,6 +25,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>
   healthcheck?: { test: string[] }
   volumes?: string[]
+  command?: string[]
   [key: string]: unknown
 }
 interface Compose {
@@ -86,7 +87,7 @@ test('every service is hardened, limited, health-checked and pinned', async (t) 
     t.ok(service.pids_limit, `${name}: pids limit`)
     t.ok(service.healthcheck, `${name}: healthcheck`)
     t.notOk(service.privileged, `${name}: not privileged`)
-    if (service.build === undefined) t.match(service.image, /^[\w./-]+:\d+\.\d+\.\d+[\w.-]*$/, `${name}: exact image version`)
+    if (service.build === undefined) t.match(service.image, /^[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*$/, `${name}: exact image version`)
     if (service.profiles === undefined) t.equal(service.restart, 'unless-stopped', `${name}: restarts`)
   }
 })
@@ -163,4 +164,40 @@ test('the demo profile adds the simulator and its own proxy, nothing else', asyn
   for (const [name, service] of inDefaultProfile) {
     t.notOk(Object.keys(service.depends_on ?? {}).some((dep) => demo.includes(dep)), `${name} does not need the demo`)
   }
+})
+
+test('the observability profile adds Prometheus and Grafana, provisioned read-only from deploy/', async (t) => {
+  const observability = services.filter(([, s]) => s.profiles?.includes('observability')).map(([name]) => name)
+  t.same(observability.sort(), ['grafana', 'prometheus'])
+  for (const [name, service] of inDefaultProfile) {
+    t.notOk(Object.keys(service.depends_on ?? {}).some((dep) => observability.includes(dep)), `${name} does not need the observability profile`)
+  }
+
+  const prometheus = interpolated.services.prometheus!
+  t.ok(prometheus.volumes?.includes('./deploy/prometheus:/etc/prometheus:ro'), 'rules and configuration read-only')
+  t.ok(prometheus.command?.includes('--config.file=/etc/prometheus/prometheus.yml'))
+  t.ok(prometheus.networks?.includes('backend'), 'reaches the metrics ports, which nothing publishes')
+  t.match(prometheus.ports, [/^127\.0\.0\.1:/], 'published on loopback only')
+  const scrape = parse(read('deploy/prometheus/prometheus.yml')) as { rule_files: string[], scrape_configs: Array<{ job_name: string, dns_sd_configs: Array<{ names: string[], port: number }> }> }
+  t.same(scrape.rule_files, ['alerts.yml'], 'evaluates the tested alerts')
+  const job = scrape.scrape_configs.find((c) => c.job_name === 'hottask-proxy')
+  t.ok(job, 'the job the HottaskProxyDown alert names')
+  const sd = job?.dns_sd_configs[0]
+  t.same(sd?.names, ['proxy', 'demo-proxy'], 'every replica of both proxies, by Docker DNS')
+  t.equal(String(sd?.port), proxy.environment?.METRICS_PORT, 'the metrics port compose fixes for the proxy')
+  t.equal(interpolated.services['demo-proxy']!.environment?.METRICS_PORT, proxy.environment?.METRICS_PORT, 'and for the demo proxy')
+
+  const grafana = interpolated.services.grafana!
+  t.ok(grafana.volumes?.includes('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro'))
+  t.ok(grafana.volumes?.includes('./deploy/grafana/hottask-proxy.json:/etc/grafana/dashboards/hottask-proxy.json:ro'))
+  t.match(grafana.ports, [/^127\.0\.0\.1:/], 'published on loopback only')
+  t.same(grafana.depends_on?.prometheus, { condition: 'service_healthy' })
+  t.equal(grafana.environment?.GF_AUTH_ANONYMOUS_ORG_ROLE, 'Viewer', 'anonymous visitors only view')
+  const provider = parse(read('deploy/grafana/provisioning/dashboards/hottask-proxy.yml')) as { providers: Array<{ options: { path: string } }> }
+  t.equal(provider.providers[0]?.options.path, '/etc/grafana/dashboards', 'the provider loads the mounted dashboard')
+  const datasource = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as { datasources: Array<{ uid: string, url: string }> }
+  const dashboard = JSON.parse(read('deploy/grafana/hottask-proxy.json')) as { panels: Array<{ datasource?: { uid: string } }> }
+  const uids = new Set(dashboard.panels.flatMap((panel) => panel.datasource === undefined ? [] : [panel.datasource.uid]))
+  t.same([...uids], [datasource.datasources[0]?.uid], 'every panel uses the provisioned data source')
+  t.equal(datasource.datasources[0]?.url, 'http://prometheus:9090')
 })

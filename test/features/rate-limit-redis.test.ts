@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { test } from 'tap'
 import { startRedis } from '../helpers/redis-server.ts'
 import { createSession, postMessage, postSession, setup } from '../helpers/setup.ts'
+import { metricValue } from '../helpers/waiting.ts'
 
 async function until (condition: () => Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -49,8 +50,10 @@ test('the per-session message limit is shared by two replicas through Redis', as
 
 test('Redis down, open: requests are served, readiness fails, recovery after restart', async (t) => {
   const redis = await startRedis(t)
-  const { app, logs } = await setup(t, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '2' })
+  const { app, logs, metrics } = await setup(t, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '2' })
+  const redisGauge = (): Promise<number | undefined> => metricValue(metrics, 'hottask_proxy_readiness_check{check="redis"}')
   await until(() => ready(app), 'ready')
+  t.equal(await redisGauge(), 1, 'the readiness gauge shows Redis up')
   t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
 
   await redis.stop()
@@ -58,11 +61,13 @@ test('Redis down, open: requests are served, readiness fails, recovery after res
   const readyz = await app.inject({ url: '/readyz' })
   t.equal(readyz.statusCode, 503)
   t.same(readyz.json().checks, { shutdown: 'ok', redis: 'failing' })
+  t.equal(await redisGauge(), 0, 'the readiness gauge shows Redis down')
   for (let i = 0; i < 4; i++) t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201, 'served open')
   t.ok(logs.entries.some((e) => e.msg === 'rate-limit store failed' && e.level === 40))
 
   await redis.restart()
   await until(() => ready(app), 'ready again')
+  t.equal(await redisGauge(), 1, 'and up again')
   t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
   t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201)
   t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 429, 'limits hold again')

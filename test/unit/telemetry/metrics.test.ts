@@ -5,6 +5,7 @@ import { ATTEMPT_OUTCOMES, BOT_CHECK_OUTCOMES, VISITOR_TOKEN_OUTCOMES } from '..
 import { createMetrics, OTHER } from '../../../src/telemetry/metrics.ts'
 import type { Metrics } from '../../../src/telemetry/metrics.ts'
 import { fingerprint } from '../../../src/lib/secrets.ts'
+import { Readiness } from '../../../src/http/readiness.ts'
 
 interface Sample { name: string, labels: Record<string, string>, value: number }
 
@@ -49,6 +50,9 @@ test('every metric is named, typed and prefixed as Prometheus expects', async (t
     hottask_proxy_upstream_concurrency: 'gauge',
     hottask_proxy_upstream_queue_length: 'gauge',
     hottask_proxy_api_key_info: 'gauge',
+    hottask_proxy_readiness_check: 'gauge',
+    // The process restarting: its alert watches this change.
+    hottask_proxy_process_start_time_seconds: 'gauge',
     // Process metrics, from prom-client's defaults.
     hottask_proxy_process_cpu_seconds_total: 'counter',
     hottask_proxy_process_resident_memory_bytes: 'gauge',
@@ -151,6 +155,29 @@ test('concurrency and queue length are read from the limiter at scrape time', as
   const all = await samples(metrics)
   t.equal(valueOf(all, 'hottask_proxy_upstream_concurrency'), 256)
   t.equal(valueOf(all, 'hottask_proxy_upstream_queue_length'), 17)
+})
+
+test('each readiness check is a gauge read at scrape time: 1 passing, 0 failing', async (t) => {
+  const metrics = createMetrics()
+  const readiness = new Readiness()
+  metrics.trackReadiness(readiness)
+  let redisUp = true
+  readiness.addCheck('redis', () => redisUp)
+  const checks = async (): Promise<Record<string, number>> => Object.fromEntries((await samples(metrics))
+    .filter((s) => s.name === 'hottask_proxy_readiness_check').map((s) => [s.labels.check!, s.value]))
+  t.same(await checks(), { shutdown: 1, redis: 1 })
+  redisUp = false
+  t.same(await checks(), { shutdown: 1, redis: 0 }, 'Redis down')
+  readiness.drain()
+  t.same(await checks(), { shutdown: 0, redis: 0 }, 'draining')
+})
+
+test('only the checks an instance runs get a readiness series', async (t) => {
+  const untracked = createMetrics()
+  t.notOk((await samples(untracked)).some((s) => s.name === 'hottask_proxy_readiness_check'), 'no source, no series')
+  const metrics = createMetrics()
+  metrics.trackReadiness(new Readiness())
+  t.same((await samples(metrics)).filter((s) => s.name === 'hottask_proxy_readiness_check').map((s) => s.labels), [{ check: 'shutdown' }], 'no redis series without Redis')
 })
 
 test('the API key is named by fingerprint only, and replaced on rotation', async (t) => {
