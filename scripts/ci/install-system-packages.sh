@@ -12,8 +12,9 @@
 #
 # Idempotent: when everything is installed it does nothing, not even `apt-get update`.
 # Works as root on a machine or container without systemd. Installing redis-server or
-# prometheus never starts the packaged daemon (on 6379, 9090): service starts are denied through policy-rc.d for the
-# duration of the install (any existing policy-rc.d is put back afterwards).
+# prometheus never starts the packaged daemon (on 6379, 9090): service starts are denied
+# through policy-rc.d for the duration of the install (any existing policy-rc.d is put back
+# afterwards).
 set -euo pipefail
 
 PACKAGES=(redis-server chromium fonts-liberation openssl prometheus)
