@@ -295,7 +295,7 @@ test("resources are requested and limited, the proxy's memory from the benchmark
 
 test('production: three replicas or more, spread over nodes, autoscaled on CPU, one disrupted at a time', async (t) => {
   const { deployment, pod, podLabels } = proxyDeployment(production)
-  t.ok(deployment.replicas! >= 3)
+  t.equal(deployment.replicas, undefined, 'left to the autoscaler: an apply would put a count back, undoing a scale-up')
   const redisLabels = specOf<IDeploymentSpec>(find(production, 'Deployment', 'hottask-proxy-redis')).template.metadata?.labels
 
   const hpa = specOf<IHorizontalPodAutoscalerSpec>(find(production, 'HorizontalPodAutoscaler', 'hottask-proxy'))
