@@ -3,6 +3,7 @@
 // object is valid against the Kubernetes API schemas (and the Prometheus operator's, for
 // the ServiceMonitor); and the issue's rules are asserted on the rendered objects, which
 // is what a cluster would receive, not on the files as written.
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,9 +19,11 @@ import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/
 import type { IPodDisruptionBudgetSpec } from 'kubernetes-models/policy/v1/PodDisruptionBudgetSpec'
 import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'
 import { test } from 'tap'
+import type { Test } from 'tap'
 import { parse } from 'yaml'
 import packageJson from '../../package.json' with { type: 'json' }
 import { ConfigError, loadConfig } from '../../src/config/config.ts'
+import type { Config } from '../../src/config/config.ts'
 import { CONFIG_VARIABLES, VARIABLES } from '../../src/config/schema.ts'
 import type { VariableName } from '../../src/config/schema.ts'
 import { README } from '../helpers/readme.ts'
@@ -180,19 +183,27 @@ test("the README's two commands apply an overlay and create the Secret the pods 
   t.same(keys.sort(), files.sort(), 'every file the proxy reads at start, and no other')
 })
 
-test("the Deployment's environment is one the service accepts, with the README's Secret", async (t) => {
-  const { keys } = readmeCommands()
+/**
+ * The service's own configuration of a rendered container, its Secret's files written to a
+ * temporary directory that stands in for the mount: the README's keys with test values of
+ * the right shapes, and any extra files given.
+ */
+function configOf (t: Test, container: IContainer, extra: Record<string, string> = {}): Config {
   const dir = mkdtempSync(join(tmpdir(), 'k8s-secret-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  // Test values of the right shapes, standing in for the Secret's files.
-  for (const key of keys) writeFileSync(join(dir, key), key.startsWith('hottask-api-key') ? 'test-key-0123456789\n' : `${'s'.repeat(48)}\n`)
+  for (const key of readmeCommands().keys) writeFileSync(join(dir, key), key.startsWith('hottask-api-key') ? 'test-key-0123456789\n' : `${'s'.repeat(48)}\n`)
+  for (const [key, text] of Object.entries(extra)) writeFileSync(join(dir, key), text)
+  const mountPath = container.volumeMounts!.find((m) => m.name === 'secrets')!.mountPath
+  const env = Object.fromEntries(Object.entries(envOf(container)).map(([key, value]) => [key, value.replace(mountPath, dir)]))
+  return loadConfig(env, { openFilesLimit: 1048576 })
+}
+
+test("the Deployment's environment is one the service accepts, with the README's Secret", async (t) => {
   for (const [name, objects] of Object.entries(overlays)) {
     const { container } = proxyDeployment(objects)
-    const mountPath = container.volumeMounts!.find((m) => m.name === 'secrets')!.mountPath
-    const env = Object.fromEntries(Object.entries(envOf(container)).map(([key, value]) => [key, value.replace(mountPath, dir)]))
     let config
     try {
-      config = loadConfig(env, { openFilesLimit: 1048576 })
+      config = configOf(t, container)
     } catch (error) {
       t.fail(`${name}: ${(error as ConfigError).message}`)
       continue
@@ -200,7 +211,21 @@ test("the Deployment's environment is one the service accepts, with the README's
     t.equal(config.trustProxy, 1, `${name}: one trusted hop`)
     t.equal(config.shutdown.drainDelayMs, effective(container, 'SHUTDOWN_DRAIN_DELAY_MS'))
     t.equal(config.redisUrl === undefined, name === 'single', `${name}: Redis only in production`)
+    t.equal(config.visitors, undefined, `${name}: no visitor tokens until a patch chooses a key source`)
   }
+})
+
+test("docs/deployment.md's visitor-token patch turns visitor tokens on with a key file of the Secret", async (t) => {
+  const docs = read('docs/deployment.md')
+  const section = docs.slice(docs.indexOf('**Visitor tokens**'))
+  // The example sits in a list item: two spaces deeper than a file would be.
+  const patch = /```yaml\n([\s\S]*?)```/.exec(section)![1]!.split('\n').map((line) => line.slice(2)).join('\n')
+  const { container } = proxyDeployment(renderComposed(['overlays/production'], [], NAMESPACE, [patch]))
+  t.match(envOf(container).VISITOR_JWT_PUBLIC_KEY_FILE, /^\/run\/secrets\/hottask-proxy\/visitor-jwt-public-key$/)
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const config = configOf(t, container, { 'visitor-jwt-public-key': publicKey.export({ type: 'spki', format: 'pem' }) as string })
+  t.equal(config.visitors?.keys.kind, 'public-key')
+  t.equal(config.visitors?.issuer, envOf(container).VISITOR_JWT_ISSUER)
 })
 
 test('the proxy runs the image as built: its version, its command and node flags, its user', async (t) => {

@@ -51,19 +51,21 @@ function renderPath (path: string): KubeObject[] {
 
 /**
  * An overlay as an operator composes it: `resources` and `components` of deploy/kubernetes/
- * in a kustomization of its own (kustomize takes only relative paths, so it lives in a
- * temporary directory and names them from there).
+ * and patches of its own in a kustomization of its own (kustomize takes only relative
+ * paths, so it lives in a temporary directory and names them from there).
  */
-export function renderComposed (resources: string[], components: string[], namespace: string): KubeObject[] {
+export function renderComposed (resources: string[], components: string[], namespace: string, patches: string[] = []): KubeObject[] {
   const dir = mkdtempSync(join(tmpdir(), 'kustomize-'))
   try {
     const from = (path: string): string => relative(dir, join(KUBERNETES_DIR, path))
+    patches.forEach((patch, index) => writeFileSync(join(dir, `patch-${index}.yaml`), patch))
     writeFileSync(join(dir, 'kustomization.yaml'), JSON.stringify({
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
       namespace,
       resources: resources.map(from),
-      components: components.map(from)
+      components: components.map(from),
+      patches: patches.map((_patch, index) => ({ path: `patch-${index}.yaml` }))
     }))
     return renderPath(dir)
   } finally {
