@@ -27,7 +27,7 @@ import type { Config } from '../../src/config/config.ts'
 import { CONFIG_VARIABLES, VARIABLES } from '../../src/config/schema.ts'
 import type { VariableName } from '../../src/config/schema.ts'
 import { README } from '../helpers/readme.ts'
-import { quantity, render, renderComposed, requireKubectl, selects, validateObject } from '../helpers/kubernetes.ts'
+import { quantity, render, renderComposed, requireKubectl, selects, unknownFields, validateObject } from '../helpers/kubernetes.ts'
 import type { KubeObject } from '../helpers/kubernetes.ts'
 
 const root = new URL('../../', import.meta.url)
@@ -103,6 +103,8 @@ test('every rendered object is valid against the Kubernetes API schemas', async 
       await t.resolves(validateObject(object), `${label}: ${object.kind}/${object.metadata.name}`)
     }
   }
+  // Production's objects are all in `monitored`; single's Deployment differs from theirs.
+  t.same(unknownFields([...single, ...monitored]), [], 'no field the schemas do not know, at any depth')
 })
 
 test('the schema validation refuses wrong objects, and kinds it has no schema for', async (t) => {
@@ -121,6 +123,19 @@ test('the schema validation refuses wrong objects, and kinds it has no schema fo
   await t.rejects(validateObject(probe), /readinessProbe\/httpGet\/port/)
 
   await t.rejects(validateObject({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }), { message: 'no schema for example.com/v1 Widget' })
+
+  // A misspelt field passes the validators (the schemas leave objects open); not this check.
+  const misspelt = structuredClone(find(production, 'Deployment', 'hottask-proxy'))
+  const container = (misspelt.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec.containers[0]!
+  container.readinesProbe = container.readinessProbe
+  delete container.readinessProbe
+  const policy = structuredClone(find(production, 'NetworkPolicy', 'hottask-proxy'))
+  ;(policy.spec as { egress: Array<Record<string, unknown>> }).egress[0]!.too = []
+  await t.resolves(validateObject(misspelt), 'the validators let an unknown field through')
+  t.match(unknownFields([misspelt, policy]), [
+    /^Deployment\/hottask-proxy: .*'"readinesProbe"' does not exist in type 'IContainer'/,
+    /^NetworkPolicy\/hottask-proxy: .*'"too"' does not exist in type 'INetworkPolicyEgressRule'/
+  ])
 })
 
 test('every object lands in one namespace whose pods must meet the restricted profile', async (t) => {

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
 import { parseAllDocuments } from 'yaml'
 import { findExecutable } from './system-binaries.ts'
 
@@ -85,8 +86,7 @@ function modelModule (apiVersion: string, kind: string): string {
 /**
  * Throws unless the object is valid against its kind's schema: types, required fields,
  * enums and formats. An object of a kind no package models is an error, not a pass.
- * (The schemas, like the API's own OpenAPI, do not refuse unknown fields: the rules test
- * asserts every field it relies on where it must be.)
+ * (The schemas, like the API's own OpenAPI, do not refuse unknown fields: unknownFields does.)
  */
 export async function validateObject (object: KubeObject): Promise<void> {
   let Model: ModelClass | undefined
@@ -95,6 +95,44 @@ export async function validateObject (object: KubeObject): Promise<void> {
   } catch {}
   if (Model === undefined) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`)
   new Model(object).validate()
+}
+
+/**
+ * Fields no schema knows: what `kubeconform -strict` and the API server's strict field
+ * validation refuse, and what the compiled validators above let through (the OpenAPI
+ * schemas do not close their objects). The kubernetes-models types are generated from the
+ * same schemas, so each object is written as a TypeScript literal of its kind's type and
+ * the compiler's excess-property check names unknown fields at any depth (the first of
+ * each object literal). Returns one message per field found, naming the object; none
+ * when all are known. Type errors the compiler finds on the way are returned as well.
+ */
+export function unknownFields (objects: KubeObject[]): string[] {
+  const labels = objects.map((o) => `${o.kind}/${o.metadata.name}`)
+  const source = objects.map((object, index) =>
+    `import type { I${object.kind} as T${index} } from '${modelModule(object.apiVersion, object.kind)}'\n` +
+    `export const o${index}: T${index} = ${JSON.stringify(object)}\n`).join('')
+  // A file that is never written: it only has to sit where node_modules is found.
+  const file = join(KUBERNETES_DIR, '..', '..', 'test', 'kubernetes-objects.generated.ts')
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext
+  }
+  const host = ts.createCompilerHost(options)
+  const getSourceFile = host.getSourceFile.bind(host)
+  host.getSourceFile = (name, version, ...rest) => name === file ? ts.createSourceFile(name, source, version) : getSourceFile(name, version, ...rest)
+  const fileExists = host.fileExists.bind(host)
+  host.fileExists = (name) => name === file || fileExists(name)
+  const program = ts.createProgram([file], options, host)
+  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+    const line = diagnostic.file?.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line ?? 0
+    const label = diagnostic.file?.fileName === file ? labels[Math.floor(line / 2)] : diagnostic.file?.fileName
+    return `${label ?? 'the generated file'}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`
+  })
 }
 
 const QUANTITY_UNITS: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }
