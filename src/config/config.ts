@@ -8,6 +8,8 @@ import { parseBaseUrl } from './base-url.ts'
 import { maxConnections, readOpenFilesLimit } from './connections.ts'
 import { readKeyFile, readSecretFile } from './key-file.ts'
 import { resolveIdentity } from './identity.ts'
+import { resolveTracing } from './tracing.ts'
+import type { TracingConfig } from './tracing.ts'
 import type { IdentityConfig } from './identity.ts'
 import { hmacSecretProblem, redisPasswordProblem } from './secrets.ts'
 import { SERIAL_NUMBER } from './patterns.ts'
@@ -17,6 +19,7 @@ import type { RawEnv, VariableName } from './schema.ts'
 export { CONFIG_VARIABLES }
 export type { ClientToken, TrustProxy }
 export type { BotCheckConfig, QuotaConfig, VisitorKeySource, VisitorTokenConfig } from './identity.ts'
+export type { TracingConfig }
 
 export interface Config extends IdentityConfig {
   apiKey: string
@@ -65,6 +68,8 @@ export interface Config extends IdentityConfig {
     maxConcurrency: number
     queueMax: number
   }
+  /** OpenTelemetry tracing; undefined: off, and nothing of it is loaded. */
+  tracing: TracingConfig | undefined
 }
 
 export class ConfigError extends Error {
@@ -256,6 +261,7 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
       rateLimitMax: raw.MESSAGE_RATE_LIMIT_MAX,
       maxConcurrency: raw.MESSAGE_MAX_CONCURRENCY,
       queueMax: raw.MESSAGE_QUEUE_MAX
-    }
+    },
+    tracing: resolveTracing(raw)
   }
 }
