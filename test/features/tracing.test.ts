@@ -162,3 +162,14 @@ test('no secret in any exported byte: not the key, a client token, a session tok
     t.notOk(exported.includes(secret), `not exported: ${secret.slice(0, 6)}…`)
   }
 })
+
+test('probes are not traced; an unknown path\'s span is named by its method alone, with its problem code', async (t) => {
+  const { call, logs, finish } = await traced(t)
+  t.equal((await call('GET', '/healthz')).status, 200)
+  t.equal((await call('GET', '/no/such/path?x=1')).status, 404)
+  const spans = (await finish()).spans()
+  t.same(requestSpans(spans).map((span) => [span.name, span.attributes['url.path'], span.attributes['hottask.error_code']]), [['GET', '/no/such/path', 'NOT_FOUND']])
+  const [health, unknown] = logs.entries.filter((line) => line.msg === 'request completed')
+  t.equal(health!.trace_id, undefined, 'an untraced request\'s line names no trace')
+  t.equal(unknown!.trace_id, requestSpans(spans)[0]!.traceId)
+})
