@@ -2,21 +2,14 @@
 // with the SDK disabled or no trace exporter; and the variables the SDK would only warn
 // about are refused at start, by name.
 import { test } from 'tap'
-import { ConfigError, loadConfig } from '../../../src/config/config.ts'
+import { loadConfig } from '../../../src/config/config.ts'
+import { refusalsOf } from '../../helpers/config-problems.ts'
 
 const LIMITS = { openFilesLimit: 4096 }
 const ENDPOINT = 'https://collector.example:4318'
 const load = (env: Record<string, string>) => loadConfig({ HOTTASK_API_KEY: 'cfg-secret-key-0123456789', ...env }, LIMITS)
 
-function problemsOf (env: Record<string, string>): string[] {
-  try {
-    load(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const problemsOf = refusalsOf(load)
 
 test('tracing is off without an endpoint, and on with either endpoint variable', async (t) => {
   t.equal(load({}).tracing, undefined)
