@@ -10,7 +10,7 @@ import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config/config.ts'
 import { errorHandler, sendProblem } from './http/error-handler.ts'
 import { ProblemError } from './http/errors.ts'
-import { clientOfHeader, clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
+import { BEARER, clientTokenGuard, tokenGuessLimit, tokenMatcher } from './guards/client-token.ts'
 import { visitorTokenGuard } from './guards/visitor-token.ts'
 import { botCheckGuard } from './guards/bot-check.ts'
 import { AltchaChecker } from './bot-check/altcha.ts'
@@ -197,9 +197,16 @@ function buildBotCheck (app: FastifyInstance, config: Config, redis: Redis | und
 async function startTracing (config: Config): Promise<Tracing | undefined> {
   if (config.tracing === undefined) return undefined
   const tracing = await import('./tracing/tracing.ts')
-  // The guard's own check, so inbound trace context is trusted from exactly the callers it lets in by name.
-  const clientOf = clientOfHeader(config.clientTokens)
-  return tracing.startTracing({ ...config.tracing, isClient: (authorization) => clientOf(authorization) !== undefined })
+  // The guard's own parts (its bearer pattern, its constant-time matcher), so inbound trace
+  // context is trusted from exactly the callers it names.
+  const match = tokenMatcher(config.clientTokens)
+  return tracing.startTracing({
+    ...config.tracing,
+    isClient: (authorization) => {
+      const presented = BEARER.exec(authorization)?.[1]
+      return presented !== undefined && match(presented) !== undefined
+    }
+  })
 }
 
 /** Daily quotas per visitor, in Redis when replicas share it; undefined when none is set. */

@@ -38,30 +38,18 @@ export function tokenMatcher (tokens: ClientToken[]): (presented: string) => str
   }
 }
 
-/**
- * The client's name for an Authorization header (`Bearer <token>`), or undefined when it
- * presents no known client token: the one check of who a client is, for the guard and for
- * whatever else must trust only clients (inbound trace context).
- */
-export function clientOfHeader (tokens: ClientToken[]): (header: string) => string | undefined {
-  const match = tokenMatcher(tokens)
-  return (header) => {
-    const presented = BEARER.exec(header)?.[1]
-    return presented === undefined ? undefined : match(presented)
-  }
-}
-
 export function clientTokenGuard (tokens: ClientToken[], required: boolean): onRequestHookHandler | undefined {
   // Without configured tokens a client's Authorization header means nothing here.
   if (tokens.length === 0) return undefined
-  const clientOf = clientOfHeader(tokens)
+  const match = tokenMatcher(tokens)
   return function authenticateClient (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
     const header = request.headers.authorization
     if (header === undefined) {
       done(required ? new ProblemError('CLIENT_TOKEN_REQUIRED', undefined, CHALLENGE) : undefined)
       return
     }
-    const name = clientOf(header)
+    const presented = BEARER.exec(header)?.[1]
+    const name = presented === undefined ? undefined : match(presented)
     if (name === undefined) {
       request.invalidClientToken = true
       done()

@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import pino from 'pino'
 import { test } from 'tap'
-import { clientOfHeader, clientTokenGuard, refuseInvalidToken, tokenMatcher } from '../../../src/guards/client-token.ts'
+import { clientTokenGuard, refuseInvalidToken, tokenMatcher } from '../../../src/guards/client-token.ts'
 import type { ProblemError } from '../../../src/http/errors.ts'
 
 const TOKENS = [{ name: 'billing', token: 'billing-token-0123456789' }, { name: 'search', token: 'search-token-9876543210' }]
@@ -30,17 +30,6 @@ test('the matcher names the client of a known token, and nothing else', async (t
   t.equal(match('billing-token-012345678'), undefined, 'a prefix')
   t.equal(match('billing-token-01234567890'), undefined, 'a longer value')
   t.equal(match(''), undefined)
-})
-
-test('an Authorization header names its client only as `Bearer <known token>`: the check the guard and tracing share', async (t) => {
-  const clientOf = clientOfHeader(TOKENS)
-  t.equal(clientOf('Bearer billing-token-0123456789'), 'billing')
-  t.equal(clientOf('bearer   search-token-9876543210 '), 'search', 'any case, spaces around the token')
-  t.equal(clientOf('billing-token-0123456789'), undefined, 'a bare token')
-  t.equal(clientOf('Basic billing-token-0123456789'), undefined, 'another scheme')
-  t.equal(clientOf('Bearer billing-token-0123456789 extra'), undefined, 'more than one word')
-  t.equal(clientOf('Bearer unknown-token-0123456789'), undefined)
-  t.equal(clientOfHeader([])('Bearer billing-token-0123456789'), undefined, 'no configured tokens: no client')
 })
 
 test('without configured tokens there is no guard at all', async (t) => {
