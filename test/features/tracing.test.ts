@@ -173,3 +173,19 @@ test('probes are not traced; an unknown path\'s span is named by its method alon
   t.equal(health!.trace_id, undefined, 'an untraced request\'s line names no trace')
   t.equal(unknown!.trace_id, requestSpans(spans)[0]!.traceId)
 })
+
+test('the default protocol, OTLP/protobuf, exports the same trace, and no secret in its bytes either', async (t) => {
+  const { call, upstream, finish } = await traced(t, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })
+  const content = 'protobuf private words 0123456789'
+  const created = await call('POST', '/sessions', { body: { serialNumber: 'abc' }, headers: { authorization: `Bearer ${CLIENT_TOKEN}` } })
+  const { sessionId, sessionToken } = created.json() as { sessionId: number, sessionToken: string }
+  t.equal((await call('POST', `/sessions/${sessionId}/messages`, { body: { content }, headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'session-token': sessionToken } })).status, 200)
+  const collector = await finish()
+  const exported = Buffer.concat(collector.bodies)
+  t.ok(collector.bodies.length > 0 && collector.spans().length === 0, 'bodies arrived, none of them JSON')
+  // Protobuf carries ids as raw bytes and strings as UTF-8.
+  const [, traceId, spanId] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(upstream.requests[0]!.headers.traceparent))!
+  t.ok(exported.includes(Buffer.from(traceId!, 'hex')) && exported.includes(Buffer.from(spanId!, 'hex')), 'the attempt span the upstream was told of was exported')
+  t.ok(exported.includes('POST /sessions/:sessionId/messages'), 'the request spans are named')
+  for (const secret of [TEST_KEY, CLIENT_TOKEN, sessionToken, content]) t.notOk(exported.includes(secret), `not exported: ${secret.slice(0, 6)}…`)
+})
