@@ -10,7 +10,7 @@ import packageJson from '../package.json' with { type: 'json' }
 import type { Config } from './config/config.ts'
 import { errorHandler, sendProblem } from './http/error-handler.ts'
 import { ProblemError } from './http/errors.ts'
-import { ClientTokenSet, clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
+import { ClientTokenSet, clientOf, clientTokenGuard, tokenGuessLimit } from './guards/client-token.ts'
 import { ClientTokenFile } from './guards/client-token-file.ts'
 import { visitorTokenGuard } from './guards/visitor-token.ts'
 import { botCheckGuard } from './guards/bot-check.ts'
@@ -53,6 +53,7 @@ import { SecretScrubber } from './lib/secrets.ts'
 import { SECURITY_HEADERS } from './http/security-headers.ts'
 import { buildUpstream } from './upstream/build.ts'
 import type { UpstreamObserver } from './upstream/build.ts'
+import type { Tracing } from './tracing/tracing.ts'
 
 export const VERSION: string = packageJson.version
 
@@ -190,6 +191,18 @@ function buildBotCheck (app: FastifyInstance, config: Config, redis: Redis | und
   return { checker, guard }
 }
 
+/**
+ * Tracing, when the configuration turned it on: only then is any OpenTelemetry module
+ * loaded, so with tracing off the app has no span, hook or log mixin to pay for.
+ */
+async function startTracing (config: Config, clients: ClientTokenSet): Promise<Tracing | undefined> {
+  if (config.tracing === undefined) return undefined
+  const tracing = await import('./tracing/tracing.ts')
+  // The guard's own check, on the same (reloadable) set, so inbound trace context is trusted
+  // from exactly the callers it names, also after CLIENT_TOKENS_FILE changes.
+  return tracing.startTracing({ ...config.tracing, isClient: (authorization) => typeof clientOf(clients, authorization) === 'string' })
+}
+
 /** Daily quotas per visitor, in Redis when replicas share it; undefined when none is set. */
 function buildQuotas (app: FastifyInstance, config: Config, redis: Redis | undefined, metrics: Metrics, now: (() => number) | undefined): Quotas | undefined {
   const { sessions, messages, tokens } = config.quotas
@@ -212,12 +225,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   for (const secret of secretsOf(config)) scrubber.add(secret)
   const readiness = deps.readiness ?? new Readiness()
 
-  const log = createLogger(config.logLevel, scrubber, deps.logStream)
+  const clients = new ClientTokenSet(config.clientTokens)
+  const tracing = await startTracing(config, clients)
+  const log = createLogger(config.logLevel, scrubber, deps.logStream, tracing?.logFields)
   const app = Fastify({
     loggerInstance: log.logger as FastifyBaseLogger,
     genReqId: requestIdOf,
     requestIdHeader: false,
-    logController: new RequestLog(log),
+    logController: new RequestLog(log, tracing?.idsOf),
     bodyLimit: config.bodyLimitBytes,
     // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
     // Node checks these limits every connectionsCheckingInterval (30 s by default): 1 s here.
@@ -241,6 +256,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorateRequest('visitorId', null)
   app.decorateRequest('invalidVisitorToken', false)
   app.decorateRequest('outcome', null)
+  if (tracing !== undefined) {
+    tracing.reportTo(app.log)
+    // Before every hook and route: the request's span covers the guards, and the routes are wrapped.
+    await app.register(tracing.plugin)
+    app.addHook('onClose', tracing.shutdown)
+  }
 
   const metrics = deps.metrics ?? createMetrics()
   // Before any route, so every route is known to the request metrics.
@@ -253,7 +274,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     userAgent: `hottask-proxy/${VERSION}`,
     observer,
     dispatcher: deps.dispatcher,
-    now: deps.now
+    now: deps.now,
+    traceAttempt: tracing?.attempt
   })
   metrics.trackUpstreamLoad(upstream.limiter)
   metrics.trackMessageLoad(upstream.messageLimiter)
@@ -266,7 +288,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
   const tokens = new SessionTokens({ secret: tokenSecret, previous: config.sessionTokens.previous, ttlMs: config.sessionTokens.ttlMs, now: deps.now })
   const secretFiles = new SecretFiles({ ...config.sessionTokens, secret: tokenSecret, tokens, log: app.log, onSecret: (secret) => scrubber.add(secret) })
-  const clients = new ClientTokenSet(config.clientTokens)
   const clientFile = new ClientTokenFile({ file: config.clientTokensFile, initial: config.clientTokens, clients, log: app.log, onToken: (token) => scrubber.add(token) })
   if (deps.watchKeyFiles === true) {
     upstream.keyFiles.watch()
@@ -303,8 +324,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     const malformedPreflight = request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] === undefined
     done(malformedPreflight ? new ProblemError('BAD_REQUEST', 'A preflight request must name its method in Access-Control-Request-Method.') : undefined)
   })
-  app.setErrorHandler(errorHandler((code) => {
+  app.setErrorHandler(errorHandler((code, request) => {
     if (code === 'ORIGIN_NOT_ALLOWED') metrics.recordOriginRefused()
+    tracing?.recordProblem(request, code)
   }))
   const routeMethods = trackRouteMethods(app)
   jsonBodyParser(app)

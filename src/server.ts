@@ -19,6 +19,11 @@ const LOG_FLUSH_MS = 250
 
 function readEnv (): Record<string, string | undefined> {
   const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {}
+  // The OpenTelemetry SDK reads its OTEL_* variables from the process environment itself:
+  // those given in .env join it, so the SDK sees what the configuration was checked with.
+  for (const [name, value] of Object.entries(fromFile)) {
+    if (name.startsWith('OTEL_') && value !== '' && process.env[name] === undefined) process.env[name] = value
+  }
   return { ...fromFile, ...process.env }
 }
 

@@ -10,6 +10,8 @@ import { readKeyFile, readSecretFile } from './key-file.ts'
 import { readClientTokensFile } from './client-tokens-file.ts'
 import { readRedisCa } from './redis-tls.ts'
 import { resolveIdentity } from './identity.ts'
+import { resolveTracing } from './tracing.ts'
+import type { TracingConfig } from './tracing.ts'
 import type { IdentityConfig } from './identity.ts'
 import { hmacSecretProblem, redisPasswordProblem } from './secrets.ts'
 import { SERIAL_NUMBER } from './patterns.ts'
@@ -19,6 +21,7 @@ import type { RawEnv, VariableName } from './schema.ts'
 export { CONFIG_VARIABLES }
 export type { ClientToken, TrustProxy }
 export type { BotCheckConfig, QuotaConfig, VisitorKeySource, VisitorTokenConfig } from './identity.ts'
+export type { TracingConfig }
 
 export interface Config extends IdentityConfig {
   apiKey: string
@@ -71,6 +74,8 @@ export interface Config extends IdentityConfig {
     maxConcurrency: number
     queueMax: number
   }
+  /** OpenTelemetry tracing; undefined: off, and nothing of it is loaded. */
+  tracing: TracingConfig | undefined
 }
 
 export class ConfigError extends Error {
@@ -272,6 +277,7 @@ export function loadConfig (env: Record<string, string | undefined>, host: HostL
       rateLimitMax: raw.MESSAGE_RATE_LIMIT_MAX,
       maxConcurrency: raw.MESSAGE_MAX_CONCURRENCY,
       queueMax: raw.MESSAGE_QUEUE_MAX
-    }
+    },
+    tracing: resolveTracing(raw)
   }
 }

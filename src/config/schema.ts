@@ -6,6 +6,11 @@ import { API_KEY_PATTERN, SERIAL_NUMBER_PATTERN } from './patterns.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
+/** The OTLP protocols the OpenTelemetry SDK speaks (its default: http/protobuf). */
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const
+/** The samplers OTEL_TRACES_SAMPLER may name (the SDK's default: parentbased_always_on). */
+const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
+
 /** Node's timer limit: every new *_MS variable may go up to it, every *_S variable to its seconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000)
@@ -118,7 +123,23 @@ export const VARIABLES = {
   QUOTA_SESSIONS_PER_DAY: integer(1, 1000000000),
   QUOTA_MESSAGES_PER_DAY: integer(1, 1000000000),
   QUOTA_TOKENS_PER_DAY: integer(1, 1000000000000),
-  DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' }
+  DEFAULT_SERIAL_NUMBER: { schema: { type: 'string', pattern: SERIAL_NUMBER_PATTERN }, expected: 'a chatbot id of 1-128 characters A-Z a-z 0-9 _ -' },
+  // Tracing: the OpenTelemetry SDK reads these itself; they are checked here so that a typo
+  // stops the start instead of silently falling back to the SDK's defaults.
+  OTEL_EXPORTER_OTLP_ENDPOINT: { schema: { type: 'string', pattern: '^https?://[^\\s]+$' }, expected: 'the http(s):// base URL of an OTLP receiver (`/v1/traces` is appended)' },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { schema: { type: 'string', pattern: '^https?://[^\\s]+$' }, expected: 'the http(s):// URL traces are sent to, as it is' },
+  OTEL_EXPORTER_OTLP_PROTOCOL: { schema: { type: 'string', enum: OTLP_PROTOCOLS }, expected: OTLP_PROTOCOLS.map((p) => `\`${p}\``).join(', ') },
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: { schema: { type: 'string', enum: OTLP_PROTOCOLS }, expected: OTLP_PROTOCOLS.map((p) => `\`${p}\``).join(', ') },
+  OTEL_SDK_DISABLED: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },
+  OTEL_TRACES_EXPORTER: { schema: { type: 'string', enum: ['otlp', 'none'], default: 'otlp' }, expected: '`otlp` or `none`' },
+  OTEL_SERVICE_NAME: { schema: { type: 'string', minLength: 1, default: 'hottask-proxy' }, expected: 'the service name traces carry' },
+  OTEL_TRACES_SAMPLER: { schema: { type: 'string', enum: TRACE_SAMPLERS }, expected: TRACE_SAMPLERS.join(', ') },
+  OTEL_TRACES_SAMPLER_ARG: { schema: { type: 'string', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' }, expected: 'a sampling ratio from 0 to 1' },
+  OTEL_BSP_SCHEDULE_DELAY: integer(0, MAX_TIMER_MS),
+  OTEL_BSP_EXPORT_TIMEOUT: integer(1, MAX_TIMER_MS),
+  OTEL_BSP_MAX_QUEUE_SIZE: integer(1, 1000000),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: integer(1, 1000000),
+  OTEL_TRUST_INBOUND_TRACE: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' }
 } as const
 
 export type VariableName = keyof typeof VARIABLES

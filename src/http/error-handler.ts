@@ -49,7 +49,7 @@ export function sendProblem (reply: FastifyReply, problem: ProblemError): Fastif
 /** Node's error for a request body cut off by its client (declared length, fewer bytes, socket closed). */
 const BODY_ABORTED = 'ECONNRESET'
 
-export function errorHandler (onProblem: (code: ErrorCode) => void) {
+export function errorHandler (onProblem: (code: ErrorCode, request: FastifyRequest) => void) {
   return function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     if (error.code === CLIENT_GONE || error.code === BODY_ABORTED) {
       // Nobody is left to read an answer; 499 (nginx's "client closed request") tells the logs why.
@@ -57,7 +57,7 @@ export function errorHandler (onProblem: (code: ErrorCode) => void) {
       return reply.code(499).send()
     }
     const problem = asProblemError(error)
-    onProblem(problem.code)
+    onProblem(problem.code, request)
     logError(request, problem, error)
     return sendProblem(reply, problem)
   }

@@ -18,6 +18,9 @@ export interface CompletionFields {
   client: string | null
   /** A verified visitor's identity (a digest, never the subject itself). */
   visitor?: string | null
+  /** The request span's ids, when tracing is on (where pino's mixin puts them: after the bindings). */
+  traceId?: string
+  spanId?: string
   method: string
   url: string
   host: string | undefined
@@ -52,6 +55,7 @@ export function completionLine (f: CompletionFields): string {
   return `{"level":${INFO},"time":${f.time}${f.bindings}` +
     text('requestId', f.requestId) + (f.client === null ? '' : text('client', f.client)) +
     (f.visitor === undefined || f.visitor === null ? '' : text('visitor', f.visitor)) +
+    text('trace_id', f.traceId) + text('span_id', f.spanId) +
     `,"req":${req},"res":{"statusCode":${f.statusCode}}` + number('responseTime', f.responseTime) +
     text('sessionId', f.sessionId) + number('attempts', f.attempts) + text('code', f.code) + text('detail', f.detail) + text('streamEnd', f.streamEnd) +
     ',' + MESSAGE

@@ -17,6 +17,12 @@ export type CircuitState = typeof CIRCUIT_STATES[number]
 export const STORES = ['rate_limit', 'idempotency', 'quota', 'bot_check'] as const
 export type Store = typeof STORES[number]
 
+/** What the span of one upstream attempt records besides its HTTP exchange: its number, and why it is a retry. */
+export interface AttemptTrace { attempt: number, retryReason: RetryReason | undefined }
+
+/** Runs one upstream attempt inside its trace (given only when tracing is on, so the off path costs nothing). */
+export type AttemptTracer = <T>(trace: AttemptTrace, attempt: () => Promise<T>) => Promise<T>
+
 /** How one upstream attempt ended: a session, a client that left, or the error code it mapped to. */
 export type AttemptOutcome = 'success' | 'client_gone' | ErrorCode
 

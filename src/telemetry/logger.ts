@@ -43,12 +43,17 @@ export interface AppLogger {
   writeLine: (line: string) => void
 }
 
-export function createLogger (level: string, scrubber: SecretScrubber, stream: DestinationStream = pino.destination(1)): AppLogger {
+/**
+ * `mixin` adds fields to every line (tracing's trace_id and span_id); without one, pino
+ * does no work for it.
+ */
+export function createLogger (level: string, scrubber: SecretScrubber, stream: DestinationStream = pino.destination(1), mixin?: () => Record<string, string>): AppLogger {
   const logger = pino({
     level,
     serializers: { req: serializeRequest, res: serializeReply },
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-    hooks: { streamWrite: (line) => scrubber.scrub(line) }
+    hooks: { streamWrite: (line) => scrubber.scrub(line) },
+    ...(mixin === undefined ? {} : { mixin })
   }, stream)
   // pino.symbols is pino's documented way to reach its state from integrations.
   const bindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym]!

@@ -29,16 +29,21 @@ declare module 'fastify' {
   }
 }
 
+/** The ids of a request's span, when tracing is on. */
+export type TraceIdsOf = (request: FastifyRequest) => { traceId: string, spanId: string } | undefined
+
 export class RequestLog extends LogController {
   readonly #logger: AppLogger['logger']
   readonly #writeLine: AppLogger['writeLine']
   readonly #bindings: string
+  readonly #traceIdsOf: TraceIdsOf | undefined
 
-  constructor (log: AppLogger) {
+  constructor (log: AppLogger, traceIdsOf?: TraceIdsOf) {
     super({ requestIdLogLabel: 'requestId' })
     this.#logger = log.logger
     this.#writeLine = log.writeLine
     this.#bindings = log.bindings
+    this.#traceIdsOf = traceIdsOf
   }
 
   override incomingRequest (): void {}
@@ -51,12 +56,15 @@ export class RequestLog extends LogController {
     }
     if (!this.#logger.isLevelEnabled('info')) return
     const outcome = request.outcome
+    const trace = this.#traceIdsOf?.(request)
     this.#writeLine(completionLine({
       bindings: this.#bindings,
       time: Date.now(),
       requestId: request.id,
       client: request.clientName,
       visitor: request.visitorId,
+      traceId: trace?.traceId,
+      spanId: trace?.spanId,
       method: request.method,
       url: request.url,
       host: request.host,

@@ -9,7 +9,7 @@ import { KeyRing } from '../keys/key-ring.ts'
 import type { SecretScrubber } from '../lib/secrets.ts'
 import { ChatbotBreakers } from './chatbot-breakers.ts'
 import { CircuitBreaker } from './circuit-breaker.ts'
-import type { CircuitState } from '../telemetry/events.ts'
+import type { AttemptTracer, CircuitState } from '../telemetry/events.ts'
 import { createUpstreamClient } from './client.ts'
 import { ConcurrencyLimiter } from './concurrency.ts'
 import { RetryBudget } from './retry-budget.ts'
@@ -45,6 +45,8 @@ export interface UpstreamDeps {
   dispatcher?: Dispatcher
   /** The clock of the circuit's cooldown and the retry budget's window (tests move it by hand). */
   now?: () => number
+  /** Runs each upstream attempt inside its span; undefined with tracing off. */
+  traceAttempt?: AttemptTracer
 }
 
 export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamParts {
@@ -87,7 +89,8 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
     timeoutMs: config.upstreamTimeoutMs,
     retries: config.retry.retries,
     retryBaseMs: config.retry.baseMs,
-    observer
+    observer,
+    traceAttempt: deps.traceAttempt
   })
   const messageLimiter = new ConcurrencyLimiter(config.messages.maxConcurrency, config.messages.queueMax)
   const askClient = createAskClient({
@@ -110,7 +113,8 @@ export function buildUpstream (config: Config, deps: UpstreamDeps): UpstreamPart
     timeoutMs: config.messages.timeoutMs,
     retries: config.retry.retries,
     retryBaseMs: config.retry.baseMs,
-    observer
+    observer,
+    traceAttempt: deps.traceAttempt
   })
   return {
     sessions,

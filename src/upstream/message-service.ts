@@ -22,7 +22,7 @@ import type { RelayStream } from './relay.ts'
 import type { RetryBudget } from './retry-budget.ts'
 import type { SessionObserver } from './session-service.ts'
 import { UpstreamError } from './upstream-error.ts'
-import type { StreamEnd } from '../telemetry/events.ts'
+import type { AttemptTracer, RetryReason, StreamEnd } from '../telemetry/events.ts'
 
 /** A retry waits at least this long for its attempt to have a chance. */
 const MIN_ATTEMPT_MS = 50
@@ -47,6 +47,8 @@ export interface MessageServiceOptions {
   observer: MessageObserver
   random?: () => number
   sleep?: (ms: number, signal: CancelSignal) => Promise<void>
+  /** Runs each attempt inside its span (tracing on only). */
+  traceAttempt?: AttemptTracer
 }
 
 export interface MessageRequest {
@@ -82,6 +84,7 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
   const { client, keys, circuit, evidence, limiter, budget, scrubber, timeoutMs, retries, retryBaseMs, observer } = options
   const random = options.random ?? Math.random
   const pause = options.sleep ?? sleep
+  const { traceAttempt } = options
   const admit = admitter(limiter, circuit, observer.overloaded)
 
   /** A whole reply, its secrets replaced: the chatbot's words reach a browser. */
@@ -91,11 +94,12 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
     const { log } = request
     let probe = firstProbe
     let retriesDone = 0
+    let retryReason: RetryReason | undefined
     for (let attempt = 1; ; attempt++) {
       const key = keys.current
       const started = performance.now()
       try {
-        const result = await client.ask({
+        const ask = {
           sessionId: request.sessionId,
           content: request.content,
           stream: request.stream,
@@ -103,7 +107,10 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
           key,
           // Every secret the proxy holds, in each form the logs are scrubbed of.
           secrets: scrubber.secrets
-        }, signal)
+        }
+        const result = traceAttempt === undefined
+          ? await client.ask(ask, signal)
+          : await traceAttempt({ attempt, retryReason }, () => client.ask(ask, signal))
         observer.firstByte((performance.now() - admittedAt) / 1000)
         const outcome: MessageResult = result.kind === 'stream'
           ? { kind: 'stream', contentType: result.contentType, body: result.body, attempts: attempt }
@@ -139,7 +146,8 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
         const waitMs = random() * retryBaseMs * 2 ** retriesDone
         if (Date.now() + waitMs + Math.max(MIN_ATTEMPT_MS, elapsed) > deadlineAt || !budget.tryRetry()) throw failure
         retriesDone++
-        observer.retry('not_sent')
+        retryReason = 'not_sent'
+        observer.retry(retryReason)
         try {
           await pause(waitMs, signal)
         } catch {

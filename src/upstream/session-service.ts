@@ -20,7 +20,7 @@ import type { KeyEvidence } from './key-evidence.ts'
 import type { UpstreamClient } from './client.ts'
 import type { ConcurrencyLimiter } from './concurrency.ts'
 import type { RetryBudget } from './retry-budget.ts'
-import type { AttemptOutcome, OverloadReason, RetryReason } from '../telemetry/events.ts'
+import type { AttemptOutcome, AttemptTracer, OverloadReason, RetryReason } from '../telemetry/events.ts'
 import { UpstreamError } from './upstream-error.ts'
 
 /** A retry waits at least this long for its attempt to have a chance. */
@@ -50,6 +50,8 @@ export interface SessionServiceOptions {
   random?: () => number
   /** How a retry waits (tests record the waits instead of sleeping). */
   sleep?: (ms: number, signal: CancelSignal) => Promise<void>
+  /** Runs each attempt inside its span (tracing on only). */
+  traceAttempt?: AttemptTracer
 }
 
 export interface SessionRequest {
@@ -70,6 +72,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
   const { client, keys, circuit, evidence, chatbots, limiter, budget, timeoutMs, retries, retryBaseMs, observer } = options
   const random = options.random ?? Math.random
   const pause = options.sleep ?? sleep
+  const { traceAttempt } = options
 
   /** How long to wait before retrying, or undefined when the POST may have been acted on. */
   function retryWait (error: UpstreamError, retryNumber: number): { ms: number, reason: RetryReason } | undefined {
@@ -88,6 +91,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
     let probe = firstProbe
     let retriesDone = 0
     let last: UpstreamError | undefined
+    let retryReason: RetryReason | undefined
     for (let attempt = 1; ; attempt++) {
       if (last !== undefined) {
         // The circuit may have opened meanwhile: then the last answer stands.
@@ -95,7 +99,10 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
       }
       const started = performance.now()
       try {
-        const sessionId = await client.attempt({ serialNumber: request.serialNumber, requestId: request.requestId, key }, signal)
+        const upstreamRequest = { serialNumber: request.serialNumber, requestId: request.requestId, key }
+        const sessionId = traceAttempt === undefined
+          ? await client.attempt(upstreamRequest, signal)
+          : await traceAttempt({ attempt, retryReason }, () => client.attempt(upstreamRequest, signal))
         circuit.record('healthy', probe)
         evidence.recordSuccess(key, request.serialNumber)
         chatbots.recordSuccess(request.serialNumber)
@@ -128,7 +135,8 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
           (blame === 'key' || (!evidence.keyProven(key) && evidence.mayTryNextKey(request.serialNumber)))) {
           refusedKey = key
           key = next
-          observer.retry('next_key')
+          retryReason = 'next_key'
+          observer.retry(retryReason)
           continue
         }
         if (blame === 'chatbot') chatbots.recordFailure(request.serialNumber, error)
@@ -140,7 +148,8 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
           throw error
         }
         retriesDone++
-        observer.retry(wait.reason)
+        retryReason = wait.reason
+        observer.retry(retryReason)
         try {
           await pause(wait.ms, signal)
         } catch {

@@ -7,6 +7,7 @@ import { test } from 'tap'
 import { request } from 'undici'
 import { startSimulator } from '../../simulator/server.ts'
 import { TEST_KEY } from '../helpers/setup.ts'
+import { startCollector } from '../helpers/otlp-collector.ts'
 import { runServer, startServer } from '../helpers/proxy-process.ts'
 import { until } from '../helpers/waiting.ts'
 
@@ -40,6 +41,36 @@ test('reads ./.env, and the environment wins over it', async (t) => {
   await res.body.dump()
   good.child.kill('SIGTERM')
   t.equal(await good.exited, 0)
+})
+
+test('tracing configured in ./.env reaches the SDK, and SIGTERM exports the spans before exit 0', async (t) => {
+  const upstream = await startSimulator({ key: TEST_KEY })
+  const collector = await startCollector()
+  t.teardown(async () => {
+    await upstream.close()
+    await collector.close()
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'proxy-otel-'))
+  // A long batch delay: the span can only arrive through the export at shutdown.
+  writeFileSync(join(dir, '.env'), [
+    `HOTTASK_API_KEY=${TEST_KEY}`,
+    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${collector.url}`,
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json',
+    'OTEL_BSP_SCHEDULE_DELAY=600000',
+    'OTEL_SERVICE_NAME=proxy-from-dotenv',
+    'OTEL_TRACES_SAMPLER='
+  ].join('\n') + '\n')
+  const proxy = await startServer({ HOTTASK_BASE_URL: upstream.url }, dir)
+  t.teardown(() => { proxy.child.kill('SIGKILL') })
+  const res = await request(`${proxy.url}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"serialNumber":"abc"}' })
+  t.equal(res.statusCode, 201)
+  await res.body.dump()
+  t.match(String(upstream.requests[0]!.headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+  t.same(collector.bodies, [], 'nothing exported before the shutdown')
+  proxy.child.kill('SIGTERM')
+  t.equal(await proxy.exited, 0)
+  t.match(collector.spans().find((span) => span.kind === 2), { name: 'POST /sessions', serviceName: 'proxy-from-dotenv' })
+  t.match(proxy.output(), /"trace_id":"[0-9a-f]{32}","span_id":"[0-9a-f]{16}","req":\{"method":"POST","url":"\/sessions"/, 'the completion line names the request span')
 })
 
 test('SIGTERM: not ready at once, the in-flight request completes, exit 0', async (t) => {

@@ -3,20 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { ConfigError, loadConfig } from '../../../src/config/config.ts'
+import { refusalsOf } from '../../helpers/config-problems.ts'
 
 const KEY = 'cfg-secret-key-0123456789'
 /** Replicas (REDIS_URL) must share a session-token secret. */
 const SECRET = 'session-token-secret-0123456789abcdef'
 
-function problemsOf (env: Record<string, string>): string[] {
-  try {
-    loadConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const problemsOf = refusalsOf(loadConfig)
 
 test('defaults', async (t) => {
   t.same(loadConfig({ HOTTASK_API_KEY: KEY }, { openFilesLimit: 1024 }), {

@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
-import { ConfigError, loadConfig } from '../../../src/config/config.ts'
+import { loadConfig } from '../../../src/config/config.ts'
+import { refusalsOf } from '../../helpers/config-problems.ts'
 
 const KEY = 'cfg-secret-key-0123456789'
 const HS = 'visitor-jwt-secret-0123456789abcdef!'
@@ -14,15 +15,7 @@ const LIMITS = { openFilesLimit: 4096 }
 
 const load = (env: Record<string, string>) => loadConfig({ HOTTASK_API_KEY: KEY, ...env }, LIMITS)
 
-function problemsOf (env: Record<string, string>): string[] {
-  try {
-    load(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const problemsOf = refusalsOf(load)
 
 function pem (type: 'rsa' | 'ec' | 'ed25519', namedCurve = 'P-256'): string {
   const { publicKey } = type === 'rsa'

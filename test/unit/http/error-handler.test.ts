@@ -18,7 +18,8 @@ async function appThrowing (t: Test, error: () => unknown) {
   const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Line) } })
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger }) as unknown as FastifyInstance
   app.decorateRequest('outcome', null)
-  app.setErrorHandler(errorHandler((code) => { seen.push(code) }))
+  // Which request each problem answers, as the callback hears it (tracing marks that request's span).
+  app.setErrorHandler(errorHandler((code, request) => { seen.push(request.url === '/' && request.headers['x-request-id'] === 'rid' ? code : `${code} for another request`) }))
   app.post('/', { schema: { body: { type: 'object', required: ['a'], properties: { a: { type: 'string' } } } }, bodyLimit: 16 }, async () => { throw error() })
   let outcome: unknown
   app.addHook('onResponse', async (request) => { outcome = request.outcome })

@@ -28,13 +28,15 @@ const CASES: Array<[string, Case]> = [
   ['a visitor', { ...BASE, visitor: 'q1w2e3r4t5y6u7i8o9p0aa', sessionId: '2', attempts: 1 }],
   ['a refusal with its detail', { ...BASE, statusCode: 403, code: 'ORIGIN_NOT_ALLOWED', detail: 'Origin "x" is not \\ allowed\n' }],
   ['a url and host that need escaping', { ...BASE, statusCode: 404, url: '/a"b\\c\u0001\u2028é?x=<y>', host: 'h"ost' }],
+  ['a traced request (tracing\'s mixin on pino\'s side)', { ...BASE, client: 'billing', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', sessionId: '3', attempts: 1 }],
   ['a socket already gone', { ...BASE, statusCode: 499, host: undefined, remoteAddress: undefined, remotePort: undefined }]
 ]
 
 /** What pino writes for the same fields through the app's logger. */
 function pinoLine (fields: Case): string {
   const capture = new LogCapture()
-  const { logger } = createLogger('info', new SecretScrubber(), capture)
+  const trace = fields.traceId === undefined ? undefined : () => ({ trace_id: fields.traceId!, span_id: fields.spanId! })
+  const { logger } = createLogger('info', new SecretScrubber(), capture, trace)
   let log = logger.child({ requestId: fields.requestId })
   if (fields.client !== null) log = log.child({ client: fields.client })
   if (fields.visitor !== undefined && fields.visitor !== null) log = log.child({ visitor: fields.visitor })

@@ -52,3 +52,19 @@ test('the level is honoured, and the bindings are exactly what pino writes on ea
   t.ok(lines[0]!.includes(log.bindings), 'the line carries the bindings verbatim')
   t.equal(pino.levels.values.warn, JSON.parse(lines[0]!).level)
 })
+
+test('a mixin adds its fields to every line, child loggers\' too; without one, lines carry none', async (t) => {
+  const lines: string[] = []
+  const stream = { write: (line: string) => { lines.push(line) } }
+  let active: Record<string, string> = {}
+  const traced = createLogger('info', new SecretScrubber(), stream, () => active)
+  traced.logger.info('outside a trace')
+  active = { trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331' }
+  traced.logger.child({ requestId: 'r1' }).info('inside a trace')
+  const plain = createLogger('info', new SecretScrubber(), stream)
+  plain.logger.info('no mixin')
+  const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  t.equal(parsed[0]!.trace_id, undefined)
+  t.match(parsed[1], { requestId: 'r1', trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331' })
+  t.notOk('trace_id' in parsed[2]! || 'span_id' in parsed[2]!)
+})

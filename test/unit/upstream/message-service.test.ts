@@ -170,3 +170,23 @@ test('attack: replies that outlast the deadline, or that cannot be used, never o
   for (let i = 0; i < 5; i++) await t.rejects(slow.messages.send(request()), { code: 'UPSTREAM_BAD_RESPONSE' })
   t.equal(circuit.state, 'closed')
 })
+
+test('with tracing, each attempt runs inside its trace: its number, and not_sent for a retry', async (t) => {
+  const traces: Array<[number, string | undefined]> = []
+  let inside: number | undefined
+  let calls = 0
+  const circuit = new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 })
+  const traceAttempt: MessageServiceOptions['traceAttempt'] = async (trace, attempt) => {
+    traces.push([trace.attempt, trace.retryReason])
+    inside = trace.attempt
+    try { return await attempt() } finally { inside = undefined }
+  }
+  const { messages } = service(async () => {
+    calls++
+    if (inside !== calls) throw new Error(`attempt ${calls} ran outside its trace`)
+    if (calls < 3) throw refused
+    return whole('ok')
+  }, { circuit, traceAttempt })
+  t.equal((await messages.send(request())).attempts, 3)
+  t.same(traces, [[1, undefined], [2, 'not_sent'], [3, 'not_sent']])
+})

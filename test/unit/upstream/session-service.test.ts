@@ -308,3 +308,28 @@ test('a client leaving the queue is no queue_full overload', async (t) => {
   t.same(overloads, [])
   hold()
 })
+
+test('with tracing, each attempt runs inside its trace: its number, and why it is a retry', async (t) => {
+  const traces: Array<[number, string | undefined]> = []
+  let inside: number | undefined
+  let calls = 0
+  const client: UpstreamClient = {
+    attempt: async ({ key }) => {
+      const seen = inside
+      calls++
+      if (seen !== calls) throw new Error(`attempt ${calls} ran outside its trace`)
+      if (key === 'key-a-000000000000') throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 401 })
+      if (calls === 2) throw new UpstreamError('UPSTREAM_UNAVAILABLE', { httpStatus: 503, retryAfter: 0 })
+      return '9'
+    },
+    close: async () => {}
+  }
+  const traceAttempt: SessionServiceOptions['traceAttempt'] = async (trace, attempt) => {
+    traces.push([trace.attempt, trace.retryReason])
+    inside = trace.attempt
+    try { return await attempt() } finally { inside = undefined }
+  }
+  const { sessions } = service(client, { traceAttempt, timeoutMs: 10000, sleep: async () => {} })
+  t.same(await sessions.createSession(request()), { sessionId: '9', attempts: 3 })
+  t.same(traces, [[1, undefined], [2, 'next_key'], [3, 'retry_after']])
+})
