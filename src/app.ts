@@ -99,7 +99,7 @@ function secretsOf (config: Config): string[] {
   const { secret, previous } = config.sessionTokens
   const visitorSecret = config.visitors?.keys.kind === 'secret' ? config.visitors.keys.secret : ''
   const botCheckSecret = config.botCheck.kind === 'turnstile' ? config.botCheck.secret : config.botCheck.kind === 'altcha' ? config.botCheck.hmacKey ?? '' : ''
-  return [...config.clientTokens.map((client) => client.token), redisPassword, secret ?? '', previous ?? '', visitorSecret, botCheckSecret]
+  return [...config.clientTokens.map((client) => client.token), redisPassword, secret ?? '', previous ?? '', visitorSecret, botCheckSecret, ...config.tracing?.headerValues ?? []]
 }
 
 /** A hop count as the function Fastify runs for it (its types omit the number form). */

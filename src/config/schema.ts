@@ -8,6 +8,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 /** The OTLP protocols the OpenTelemetry SDK speaks (its default: http/protobuf). */
 const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const
+/** OTEL_EXPORTER_OTLP_HEADERS' form, as the SDK parses it: `name=value` pairs, comma-separated. */
+const OTLP_HEADERS = '^[^=,\\s]+=[^,]+(,[^=,\\s]+=[^,]+)*$'
+
 /** The samplers OTEL_TRACES_SAMPLER may name (the SDK's default: parentbased_always_on). */
 const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
 
@@ -128,6 +131,8 @@ export const VARIABLES = {
   // stops the start instead of silently falling back to the SDK's defaults.
   OTEL_EXPORTER_OTLP_ENDPOINT: { schema: { type: 'string', pattern: '^https?://[^\\s]+$' }, expected: 'the http(s):// base URL of an OTLP receiver (`/v1/traces` is appended)' },
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { schema: { type: 'string', pattern: '^https?://[^\\s]+$' }, expected: 'the http(s):// URL traces are sent to, as it is' },
+  OTEL_EXPORTER_OTLP_HEADERS: { schema: { type: 'string', pattern: OTLP_HEADERS }, expected: 'comma-separated `name=value` pairs (a backend\'s API key, for example)' },
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: { schema: { type: 'string', pattern: OTLP_HEADERS }, expected: 'comma-separated `name=value` pairs, for traces only' },
   OTEL_EXPORTER_OTLP_PROTOCOL: { schema: { type: 'string', enum: OTLP_PROTOCOLS }, expected: OTLP_PROTOCOLS.map((p) => `\`${p}\``).join(', ') },
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: { schema: { type: 'string', enum: OTLP_PROTOCOLS }, expected: OTLP_PROTOCOLS.map((p) => `\`${p}\``).join(', ') },
   OTEL_SDK_DISABLED: { schema: { type: 'boolean', default: false }, expected: '`true` or `false`' },

@@ -189,3 +189,14 @@ test('the default protocol, OTLP/protobuf, exports the same trace, and no secret
   t.ok(exported.includes('POST /sessions/:sessionId/messages'), 'the request spans are named')
   for (const secret of [TEST_KEY, CLIENT_TOKEN, sessionToken, content]) t.notOk(exported.includes(secret), `not exported: ${secret.slice(0, 6)}…`)
 })
+
+test('attack: the exporter header\'s value (a backend\'s API key) in a request is kept out of the logs', async (t) => {
+  const VENDOR_KEY = 'vendor-api-key-0123456789'
+  const { call, logs, finish } = await traced(t, { OTEL_EXPORTER_OTLP_HEADERS: `x-api-key=${VENDOR_KEY}` })
+  const answered = await call('GET', `/lookup/${VENDOR_KEY}`)
+  t.equal(answered.status, 404)
+  await finish()
+  t.ok(logs.lines.length > 0, 'the request was logged')
+  t.notMatch(logs.lines.join('\n'), VENDOR_KEY)
+  t.match(logs.lines.join('\n'), '/lookup/[REDACTED]')
+})

@@ -14,9 +14,9 @@ const problemsOf = refusalsOf(load)
 test('tracing is off without an endpoint, and on with either endpoint variable', async (t) => {
   t.equal(load({}).tracing, undefined)
   t.equal(load({ OTEL_SERVICE_NAME: 'x', OTEL_TRACES_SAMPLER: 'always_on' }).tracing, undefined, 'settings alone turn nothing on')
-  t.same(load({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT }).tracing, { serviceName: 'hottask-proxy', trustInbound: false })
-  t.same(load({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${ENDPOINT}/v1/traces` }).tracing, { serviceName: 'hottask-proxy', trustInbound: false })
-  t.same(load({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT, OTEL_SERVICE_NAME: 'edge-proxy', OTEL_TRUST_INBOUND_TRACE: 'true' }).tracing, { serviceName: 'edge-proxy', trustInbound: true })
+  t.same(load({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT }).tracing, { serviceName: 'hottask-proxy', trustInbound: false, headerValues: [] })
+  t.same(load({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${ENDPOINT}/v1/traces` }).tracing, { serviceName: 'hottask-proxy', trustInbound: false, headerValues: [] })
+  t.same(load({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT, OTEL_SERVICE_NAME: 'edge-proxy', OTEL_TRUST_INBOUND_TRACE: 'true' }).tracing, { serviceName: 'edge-proxy', trustInbound: true, headerValues: [] })
   t.same(load({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing, undefined, 'an empty value is unset')
 })
 
@@ -37,4 +37,11 @@ test('a bad OTEL_* value stops the start, named, never echoed', async (t) => {
     t.same(problemsOf({ OTEL_TRACES_SAMPLER_ARG: ratio }), ['OTEL_TRACES_SAMPLER_ARG: expected a sampling ratio from 0 to 1'], ratio)
   }
   for (const ratio of ['0', '1', '0.25', '1.0']) t.doesNotThrow(() => load({ OTEL_TRACES_SAMPLER_ARG: ratio }), ratio)
+})
+
+test('the exporter headers\' values are collected for the log scrubber, as written and URL-decoded', async (t) => {
+  const tracing = load({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=vendor-key-123,x-team=ops%20team', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'authorization=Basic dXNlcjpwYXNz' }).tracing
+  t.same(tracing?.headerValues, ['vendor-key-123', 'ops%20team', 'ops team', 'Basic dXNlcjpwYXNz'])
+  t.same(problemsOf({ OTEL_EXPORTER_OTLP_HEADERS: 'just-a-key' }), ['OTEL_EXPORTER_OTLP_HEADERS: expected comma-separated `name=value` pairs (a backend\'s API key, for example)'])
+  t.same(problemsOf({ OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=1,,b=2' }), ['OTEL_EXPORTER_OTLP_TRACES_HEADERS: expected comma-separated `name=value` pairs, for traces only'])
 })

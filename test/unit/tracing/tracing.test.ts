@@ -10,7 +10,7 @@ import type { TracingOptions } from '../../../src/tracing/tracing.ts'
 import { startCollector } from '../../helpers/otlp-collector.ts'
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
-const OPTIONS: TracingOptions = { serviceName: 'unit-service', trustInbound: false, isClient: (authorization) => authorization === 'Bearer client-token' }
+const OPTIONS: TracingOptions = { serviceName: 'unit-service', trustInbound: false, headerValues: [], isClient: (authorization) => authorization === 'Bearer client-token' }
 
 /** Tracing exporting OTLP/JSON to a fresh collector (the SDK reads where from the environment). */
 async function started (t: Test, options: Partial<TracingOptions> = {}) {
