@@ -85,6 +85,7 @@ function observerOf (metrics: Metrics): UpstreamObserver {
     attempt: (outcome, durationMs) => metrics.recordUpstreamAttempt(outcome, durationMs),
     retry: (reason) => metrics.recordRetry(reason),
     overloaded: (reason) => metrics.recordOverload(reason),
+    keyRefused: () => metrics.recordKeyRefused(),
     circuit: (state) => metrics.setCircuitState(state),
     key: (key) => metrics.setApiKey(key),
     firstByte: (seconds) => metrics.recordFirstByte(seconds),

@@ -72,6 +72,7 @@ export class Metrics {
   readonly #attempts: LatencyHistogram
   readonly #attemptSeries = new Map<string, Series>()
   readonly #retries: Counter<'reason'>
+  readonly #keyRefusals: Counter
   readonly #circuit: Gauge<'state'>
   readonly #rateLimited: Counter
   readonly #originRefused: Counter
@@ -103,6 +104,7 @@ export class Metrics {
       { name: PREFIX + 'upstream_attempts_total', help: 'Upstream attempts (each retry is one), by outcome: success or the error code.' },
       UPSTREAM_BUCKETS)
     this.#retries = counter('upstream_retries_total', 'Upstream retries started, by reason.', ['reason'])
+    this.#keyRefusals = counter('upstream_key_refusals_total', 'Upstream auth failures for a chatbot the same key was seen to work for (or one ALLOWED_SERIAL_NUMBERS names): evidence against the key, never a caller\'s choice of chatbot.')
     this.#circuit = new Gauge({ name: PREFIX + 'circuit_state', help: 'Circuit breaker state: 1 for the current state, 0 for the others.', labelNames: ['state'], registers })
     this.#rateLimited = counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED.')
     this.#originRefused = counter('origin_refused_total', 'Requests refused with 403 ORIGIN_NOT_ALLOWED.')
@@ -213,6 +215,7 @@ export class Metrics {
   }
 
   recordRetry (reason: RetryReason): void { this.#retries.inc({ reason: bounded(this.#retryReasons, reason) }) }
+  recordKeyRefused (): void { this.#keyRefusals.inc() }
   recordRateLimited (): void { this.#rateLimited.inc() }
   recordOriginRefused (): void { this.#originRefused.inc() }
   recordIdempotentReplay (): void { this.#replays.inc() }

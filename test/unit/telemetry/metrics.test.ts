@@ -41,6 +41,7 @@ test('every metric is named, typed and prefixed as Prometheus expects', async (t
     hottask_proxy_upstream_attempts_total: 'counter',
     hottask_proxy_upstream_attempt_duration_seconds: 'histogram',
     hottask_proxy_upstream_retries_total: 'counter',
+    hottask_proxy_upstream_key_refusals_total: 'counter',
     hottask_proxy_circuit_state: 'gauge',
     hottask_proxy_rate_limited_total: 'counter',
     hottask_proxy_origin_refused_total: 'counter',
@@ -116,7 +117,11 @@ test('upstream attempts, retries, refusals, replays and store errors', async (t)
   metrics.recordIdempotentReplay()
   metrics.recordStoreError('idempotency')
   metrics.recordOverload('queue_full')
+  const before = valueOf(await samples(metrics), 'hottask_proxy_upstream_key_refusals_total')
+  metrics.recordKeyRefused()
   const all = await samples(metrics)
+  t.equal(before, 0, 'the key-refusal counter exists from the start, so its alert sees rate() from the first scrape')
+  t.equal(valueOf(all, 'hottask_proxy_upstream_key_refusals_total'), 1)
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: 'success' }), 1)
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: 'UPSTREAM_UNAVAILABLE' }), 1)
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: 'client_gone' }), 1)

@@ -170,3 +170,16 @@ test('attack: replies that outlast the deadline, or that cannot be used, never o
   for (let i = 0; i < 5; i++) await t.rejects(slow.messages.send(request()), { code: 'UPSTREAM_BAD_RESPONSE' })
   t.equal(circuit.state, 'closed')
 })
+
+test('attack: a refused message counts against the key only when the key was seen to work for its chatbot', async (t) => {
+  let refusals = 0
+  const authFailed = async (): Promise<RelayResult> => { throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 403 }) }
+  const observer = { attempt () {}, retry () {}, overloaded () {}, firstByte () {}, streamEnded () {}, keyRefused: () => { refusals++ } }
+  const evidence = new KeyEvidence({ allowedSerialNumbers: undefined, maxChatbots: 100 })
+  const { messages } = service(authFailed, { observer, evidence })
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_AUTH_FAILED' })
+  t.equal(refusals, 0, 'a chatbot the key never served: evidence about the chatbot')
+  evidence.recordSuccess(KEY, 'bot')
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_AUTH_FAILED' })
+  t.equal(refusals, 1, 'the same key worked for this chatbot: evidence against the key')
+})
