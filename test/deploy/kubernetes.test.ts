@@ -483,3 +483,13 @@ test("the ServiceMonitor scrapes the proxy pods' metrics port through a Service 
   const port = service.ports!.find((p) => p.name === 'metrics')!
   t.equal(containerPort(container, port.targetPort!), effective(container, 'METRICS_PORT'))
 })
+
+test('the ServiceMonitor names its scrape job hottask-proxy, the job HottaskProxyDown matches', async (t) => {
+  const monitor = find(monitored, 'ServiceMonitor', 'hottask-proxy') as unknown as IServiceMonitor
+  const service = find(monitored, 'Service', 'hottask-proxy-metrics')
+  // The operator's job label: the Service's value of jobLabel, else the Service's name.
+  const job = monitor.spec.jobLabel === undefined ? service.metadata.name : service.metadata.labels?.[monitor.spec.jobLabel] ?? service.metadata.name
+  t.equal(job, 'hottask-proxy')
+  const rulesText = readFileSync(new URL('../../deploy/prometheus/alerts.yml', import.meta.url), 'utf8')
+  t.match(rulesText, `up{job="${job}"}`, 'the alert matches that job')
+})
