@@ -289,7 +289,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   if (config.redisUrl !== undefined) {
     const client = createRedis(config.redisUrl, app.log, { ca: config.redisCa })
     redis = client
-    readiness.addCheck('redis', () => isRedisReady(client))
+    // Redis gates readiness only when requests fail without it (RATE_LIMIT_ON_STORE_ERROR=closed):
+    // then a replica that still reaches it should take them. Open, every replica serves without
+    // Redis, and failing them all at once for a shared dependency would take the service down.
+    readiness.addCheck('redis', () => isRedisReady(client), { required: config.rateLimit.onStoreError === 'closed' })
     app.addHook('onClose', async () => { client.disconnect() })
   }
 

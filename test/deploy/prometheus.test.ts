@@ -114,9 +114,8 @@ test('a real Prometheus evaluates every dashboard and alert expression against a
   t.ok(metricsUrl, 'the metrics listener is announced')
   await until(async () => {
     const res = await request(`${proxy.url}/readyz`)
-    await res.body.dump()
-    return res.statusCode === 200
-  }, 'the proxy is ready (Redis connected)')
+    return ((await res.body.json()) as { checks: Record<string, string> }).checks.redis === 'ok'
+  }, 'the proxy is connected to Redis')
 
   const prometheus = await startPrometheus(t, [
     'global:',
