@@ -259,6 +259,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   metrics.trackUpstreamLoad(upstream.limiter)
   metrics.trackMessageLoad(upstream.messageLimiter)
   metrics.trackReadiness(readiness)
+  metrics.trackCircuit(upstream.circuit)
   // Without a configured secret (one replica: config.ts requires it with REDIS_URL), a random one.
   const tokenSecret = config.sessionTokens.secret ?? randomBytes(32).toString('base64url')
   if (config.sessionTokens.secret === undefined) {
