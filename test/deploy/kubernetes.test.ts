@@ -425,6 +425,11 @@ test('TRUST_PROXY believes exactly the ingress hop that the NetworkPolicy leaves
   }
   const ingresses = production.filter((o) => o.kind === 'Ingress').map((o) => specOf<IIngressSpec>(o))
   t.ok(ingresses.every((i) => i.ingressClassName === 'nginx'), 'every Ingress is served by ingress-nginx')
+  // regression: the guide explained TRUST_PROXY=1 by the NetworkPolicy without saying that a
+  // policy nothing enforces protects nothing.
+  const guide = readFileSync(new URL('../../docs/deployment.md', import.meta.url), 'utf8')
+  const bullet = /^- \*\*`TRUST_PROXY=1`\*\*[^]*?(?=\n- |\n\n)/m.exec(guide)?.[0] ?? ''
+  t.match(bullet, /CNI plugin that enforces/, 'the guide says TRUST_PROXY=1 needs NetworkPolicies enforced')
 })
 
 test('the Ingress streams messages unbuffered for as long as a stream may run, and sends the rest to the same Service', async (t) => {
