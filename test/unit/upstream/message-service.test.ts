@@ -160,17 +160,6 @@ test('a circuit that opens between attempts ends the retries with the last answe
   t.equal(calls, 2, 'the second failure opened it')
 })
 
-test('attack: replies that outlast the deadline, or that cannot be used, never open the shared circuit', async (t) => {
-  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { cause: 'DEADLINE' }), true), 'chatbot')
-  t.equal(messageBlame(new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }), true), 'chatbot')
-  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { httpStatus: 504 }), true), 'upstream', 'the upstream saying it timed out still counts')
-  t.equal(messageBlame(new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: 'ECONNRESET' }), true), 'upstream')
-  const circuit = new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 })
-  const slow = service(async () => { throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }) }, { circuit })
-  for (let i = 0; i < 5; i++) await t.rejects(slow.messages.send(request()), { code: 'UPSTREAM_BAD_RESPONSE' })
-  t.equal(circuit.state, 'closed')
-})
-
 test('attack: a refused message counts against the key only when the key was seen to work for its chatbot', async (t) => {
   let refusals = 0
   const authFailed = async (): Promise<RelayResult> => { throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 403 }) }
@@ -182,4 +171,15 @@ test('attack: a refused message counts against the key only when the key was see
   evidence.recordSuccess(KEY, 'bot')
   await t.rejects(messages.send(request()), { code: 'UPSTREAM_AUTH_FAILED' })
   t.equal(refusals, 1, 'the same key worked for this chatbot: evidence against the key')
+})
+
+test('attack: replies that outlast the deadline, or that cannot be used, never open the shared circuit', async (t) => {
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { cause: 'DEADLINE' }), true), 'chatbot')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }), true), 'chatbot')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { httpStatus: 504 }), true), 'upstream', 'the upstream saying it timed out still counts')
+  t.equal(messageBlame(new UpstreamError('UPSTREAM_UNAVAILABLE', { cause: 'ECONNRESET' }), true), 'upstream')
+  const circuit = new CircuitBreaker({ threshold: 2, cooldownMs: 60_000 })
+  const slow = service(async () => { throw new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }) }, { circuit })
+  for (let i = 0; i < 5; i++) await t.rejects(slow.messages.send(request()), { code: 'UPSTREAM_BAD_RESPONSE' })
+  t.equal(circuit.state, 'closed')
 })
