@@ -86,6 +86,7 @@ function observerOf (metrics: Metrics): UpstreamObserver {
     attempt: (outcome, durationMs) => metrics.recordUpstreamAttempt(outcome, durationMs),
     retry: (reason) => metrics.recordRetry(reason),
     overloaded: (reason) => metrics.recordOverload(reason),
+    keyRefused: () => metrics.recordKeyRefused(),
     circuit: (state) => metrics.setCircuitState(state),
     key: (key) => metrics.setApiKey(key),
     firstByte: (seconds) => metrics.recordFirstByte(seconds),
@@ -280,6 +281,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   metrics.trackUpstreamLoad(upstream.limiter)
   metrics.trackMessageLoad(upstream.messageLimiter)
   metrics.trackReadiness(readiness)
+  metrics.trackCircuit(upstream.circuit)
   // Without a configured secret (one replica: config.ts requires it with REDIS_URL), a random one.
   const tokenSecret = config.sessionTokens.secret ?? randomBytes(32).toString('base64url')
   if (config.sessionTokens.secret === undefined) {
@@ -309,7 +311,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   if (config.redisUrl !== undefined) {
     const client = createRedis(config.redisUrl, app.log, { ca: config.redisCa })
     redis = client
-    readiness.addCheck('redis', () => isRedisReady(client))
+    // Redis gates readiness only when requests fail without it (RATE_LIMIT_ON_STORE_ERROR=closed):
+    // then a replica that still reaches it should take them. Open, every replica serves without
+    // Redis, and failing them all at once for a shared dependency would take the service down.
+    readiness.addCheck('redis', () => isRedisReady(client), { required: config.rateLimit.onStoreError === 'closed' })
     app.addHook('onClose', async () => { client.disconnect() })
   }
 

@@ -2,7 +2,7 @@
 // the environment, so they can change without a restart. Read at start (config.ts) and on
 // every reload; one `name:token` a line, with the rules of CLIENT_TOKENS. A problem names
 // the line, never a token.
-import { readText } from './key-file.ts'
+import { MAX_LIST_FILE_BYTES, readText } from './key-file.ts'
 import { parseClientTokenEntries } from './lists.ts'
 import type { ClientToken, Parsed } from './lists.ts'
 
@@ -18,6 +18,6 @@ export function parseClientTokenLines (text: string): Parsed<ClientToken[]> {
 }
 
 export function readClientTokensFile (path: string): Parsed<ClientToken[]> {
-  const read = readText(path, CLIENT_TOKENS_FILE)
+  const read = readText(path, CLIENT_TOKENS_FILE, MAX_LIST_FILE_BYTES)
   return read.problem === undefined ? parseClientTokenLines(read.value) : read
 }

@@ -1,18 +1,39 @@
 // Reads a secret from a file: an API key or a session-token secret, at start (config.ts)
 // and on every reload. A read failure or a bad value is a problem sentence naming the
-// variable, never the value.
-import { readFileSync } from 'node:fs'
+// variable, never the value. Reads run on the event loop (a SIGHUP reload too), so only a
+// regular file of bounded size is read: a FIFO would block the process, /dev/zero would
+// fill its memory.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import type { Parsed } from './lists.ts'
 import { API_KEY } from './patterns.ts'
 import { VARIABLES } from './schema.ts'
 import { hmacSecretProblem } from './secrets.ts'
 
-/** The file's text as written. */
-export function readText (path: string, variable: string): Parsed<string> {
+/** A secret file is a few hundred bytes; anything far larger is not one. */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024
+/** A CA bundle or a client-token list may hold many entries: a larger bound, still a bound. */
+export const MAX_LIST_FILE_BYTES = 1024 * 1024
+
+/** The file's text as written: a regular file of at most `maxBytes`. */
+export function readText (path: string, variable: string, maxBytes = MAX_SECRET_FILE_BYTES): Parsed<string> {
+  let fd: number | undefined
   try {
-    return { value: readFileSync(path, 'utf8') }
+    // O_NONBLOCK: opening a FIFO for reading waits for a writer otherwise, before fstat can refuse it.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    if (!fstatSync(fd).isFile()) return { problem: `${variable}: not a regular file (a directory, FIFO or device is refused)` }
+    // Read to the end, never past the cap: the size fstat gave may change while reading.
+    const buffer = Buffer.alloc(maxBytes + 1)
+    let length = 0
+    for (let read = -1; read !== 0 && length <= maxBytes;) {
+      read = readSync(fd, buffer, length, buffer.length - length, null)
+      length += read
+    }
+    if (length > maxBytes) return { problem: `${variable}: the file is larger than ${maxBytes / 1024} KiB` }
+    return { value: buffer.toString('utf8', 0, length) }
   } catch (error) {
     return { problem: `${variable}: cannot read the file (${String((error as NodeJS.ErrnoException).code)})` }
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

@@ -3,7 +3,7 @@
 // are trusted, as by any TLS client. Read once at start, and checked then: a file that holds
 // no certificate would otherwise only show as a Redis that never becomes ready.
 import { X509Certificate } from 'node:crypto'
-import { readText } from './key-file.ts'
+import { MAX_LIST_FILE_BYTES, readText } from './key-file.ts'
 import type { Parsed } from './lists.ts'
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
@@ -12,7 +12,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE---
 export function readRedisCa (file: string | undefined, redisUrl: string | undefined): Parsed<string | undefined> {
   if (file === undefined) return { value: undefined }
   if (redisUrl?.startsWith('rediss://') !== true) return { problem: 'REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (the CA checks a TLS connection)' }
-  const read = readText(file, 'REDIS_TLS_CA_FILE')
+  const read = readText(file, 'REDIS_TLS_CA_FILE', MAX_LIST_FILE_BYTES)
   if (read.problem !== undefined) return read
   const certificates = read.value.match(PEM_CERTIFICATE) ?? []
   const readable = certificates.every((pem) => {

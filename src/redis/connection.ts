@@ -29,10 +29,15 @@ export function createRedis (url: string, log: FastifyBaseLogger, options: Redis
     lazyConnect: false
   })
   let up = false
+  // Until the first connection, a failure is more likely a wrong REDIS_URL (host, DNS name,
+  // redis:// at a TLS port) than an outage: said once at warn, then at debug per retry.
+  let connectedOnce = false
+  let unreachableWarned = false
   // The TLS failure last logged: each reconnection repeats it, and it is logged once.
   let tlsFailure: string | undefined
   redis.on('ready', () => {
     up = true
+    connectedOnce = true
     tlsFailure = undefined
     log.info('redis connected')
   })
@@ -45,6 +50,10 @@ export function createRedis (url: string, log: FastifyBaseLogger, options: Redis
     } else if (up) {
       // Every reconnection attempt fails with an error while Redis is down: warn once.
       log.warn({ code: error.code }, 'redis connection lost')
+    } else if (!connectedOnce && !unreachableWarned) {
+      unreachableWarned = true
+      // The code only: the error's message can name the host, and the URL may hold a password.
+      log.warn({ code: error.code }, 'redis not reachable since start: check REDIS_URL (host, port, redis:// or rediss://); retrying in the background')
     } else {
       log.debug({ code: error.code }, 'redis not reachable')
     }

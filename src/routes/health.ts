@@ -52,7 +52,7 @@ const READINESS_SCHEMA = {
   operationId: 'getReadiness',
   tags: ['ops'],
   summary: 'Readiness: 200 while this instance should receive traffic',
-  description: 'For readiness probes and load balancers: 503 from the moment shutdown begins (so traffic drains before the listener closes) and while a required dependency (Redis, when configured) is unreachable. Never shed, never rate limited.',
+  description: 'For readiness probes and load balancers: 503 from the moment shutdown begins (so traffic drains before the listener closes) and while a required dependency is unreachable: Redis, when configured with RATE_LIMIT_ON_STORE_ERROR=closed. With open (the default) an unreachable Redis is reported as failing in a 200 answer, since every replica serves without it. Never shed, never rate limited.',
   security: [],
   response: {
     200: { description: 'Serving.', headers: NO_STORE, content: { 'application/json': { schema: readinessBody('ready') } } },

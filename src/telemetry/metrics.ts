@@ -38,6 +38,11 @@ export interface UpstreamLoad {
 const STATUS_LABELS: string[] = []
 for (const code of Object.keys(STATUS_CODES)) STATUS_LABELS[Number(code)] = code
 
+/** What the circuit gauge reads at scrape time (CircuitBreaker fits). */
+export interface CircuitSource {
+  effectiveState (): CircuitState
+}
+
 /** What the readiness gauge reads at scrape time (Readiness fits). */
 export interface ReadinessSource {
   report (): ReadinessReport
@@ -65,6 +70,7 @@ export class Metrics {
   #load: UpstreamLoad | undefined
   #messageLoad: UpstreamLoad | undefined
   #readiness: ReadinessSource | undefined
+  #circuitSource: CircuitSource | undefined
   /** http_requests_total and http_request_duration_seconds. */
   readonly #requests: LatencyHistogram
   readonly #recorders = new Map<string, RequestRecorder>()
@@ -72,6 +78,7 @@ export class Metrics {
   readonly #attempts: LatencyHistogram
   readonly #attemptSeries = new Map<string, Series>()
   readonly #retries: Counter<'reason'>
+  readonly #keyRefusals: Counter
   readonly #circuit: Gauge<'state'>
   readonly #rateLimited: Counter
   readonly #originRefused: Counter
@@ -103,7 +110,17 @@ export class Metrics {
       { name: PREFIX + 'upstream_attempts_total', help: 'Upstream attempts (each retry is one), by outcome: success or the error code.' },
       UPSTREAM_BUCKETS)
     this.#retries = counter('upstream_retries_total', 'Upstream retries started, by reason.', ['reason'])
-    this.#circuit = new Gauge({ name: PREFIX + 'circuit_state', help: 'Circuit breaker state: 1 for the current state, 0 for the others.', labelNames: ['state'], registers })
+    this.#keyRefusals = counter('upstream_key_refusals_total', 'Upstream auth failures for a chatbot the same key was seen to work for (or one ALLOWED_SERIAL_NUMBERS names): evidence against the key, never a caller\'s choice of chatbot.')
+    // Read at scrape time when a breaker is tracked: an open circuit moves to half-open only
+    // when a request comes, and with little traffic the gauge would read open long after the
+    // cooldown (and page) although the next request would go through.
+    this.#circuit = new Gauge({
+      name: PREFIX + 'circuit_state',
+      help: 'Circuit breaker state: 1 for the current state, 0 for the others.',
+      labelNames: ['state'],
+      registers,
+      collect: () => { if (this.#circuitSource !== undefined) this.setCircuitState(this.#circuitSource.effectiveState()) }
+    })
     this.#rateLimited = counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED.')
     this.#originRefused = counter('origin_refused_total', 'Requests refused with 403 ORIGIN_NOT_ALLOWED.')
     this.#replays = counter('idempotent_replays_total', 'Answers replayed for a repeated Idempotency-Key, without an upstream call.')
@@ -213,6 +230,7 @@ export class Metrics {
   }
 
   recordRetry (reason: RetryReason): void { this.#retries.inc({ reason: bounded(this.#retryReasons, reason) }) }
+  recordKeyRefused (): void { this.#keyRefusals.inc() }
   recordRateLimited (): void { this.#rateLimited.inc() }
   recordOriginRefused (): void { this.#originRefused.inc() }
   recordIdempotentReplay (): void { this.#replays.inc() }
@@ -248,6 +266,11 @@ export class Metrics {
 
   trackMessageLoad (source: UpstreamLoad): void {
     this.#messageLoad = source
+  }
+
+  /** Where the circuit gauge is read at scrape time. */
+  trackCircuit (source: CircuitSource): void {
+    this.#circuitSource = source
   }
 
   /** Where the readiness gauge is read at scrape time. */

@@ -61,6 +61,16 @@ export class CircuitBreaker {
     return this.#state
   }
 
+  /**
+   * The state as callers meet it now, for the metrics: an open circuit whose cooldown has
+   * passed admits the next request as a probe, so it reads half_open although the move
+   * happens only when a request comes. Reading it changes nothing.
+   */
+  effectiveState (): CircuitState {
+    if (this.#state === 'open' && this.#now() - this.#openedAt >= this.#cooldownMs) return 'half_open'
+    return this.#state
+  }
+
   #move (state: CircuitState): void {
     const previous = this.#state
     if (previous === state) return

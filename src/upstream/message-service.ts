@@ -137,7 +137,9 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
           }
         }
         const failure = error as UpstreamError
-        circuit.record(verdictOf(messageBlame(failure, evidence.worksFor(key, request.serialNumber)), probe), probe)
+        const blame = messageBlame(failure, evidence.worksFor(key, request.serialNumber))
+        circuit.record(verdictOf(blame, probe), probe)
+        if (blame === 'key') observer.keyRefused?.()
         observer.attempt(failure.code, elapsed)
         failure.facts.attempts = attempt
         log.debug({ attempt, outcome: failure.code, cause: failure.facts.cause, httpStatus: failure.facts.httpStatus }, 'upstream attempt')

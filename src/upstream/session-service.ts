@@ -30,6 +30,8 @@ export interface SessionObserver {
   attempt: (outcome: AttemptOutcome, durationMs: number) => void
   retry: (reason: RetryReason) => void
   overloaded: (reason: OverloadReason) => void
+  /** A key known to work for the chatbot was refused: evidence against the key itself. */
+  keyRefused?: () => void
 }
 
 export interface SessionServiceOptions {
@@ -122,6 +124,7 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
         }
         const blame = blameOf(error.code, evidence.worksFor(key, request.serialNumber))
         circuit.record(verdictOf(blame, probe), probe)
+        if (blame === 'key') observer.keyRefused?.()
         last = error
         observer.attempt(error.code, elapsed)
         error.facts.attempts = attempt

@@ -183,9 +183,13 @@ test('the observability profile adds Prometheus and Grafana, provisioned read-on
   const job = scrape.scrape_configs.find((c) => c.job_name === 'hottask-proxy')
   t.ok(job, 'the job the HottaskProxyDown alert names')
   const sd = job?.dns_sd_configs[0]
-  t.same(sd?.names, ['proxy', 'demo-proxy'], 'every replica of both proxies, by Docker DNS')
+  t.same(sd?.names, ['proxy'], 'every replica of the proxy, by Docker DNS')
   t.equal(String(sd?.port), proxy.environment?.METRICS_PORT, 'the metrics port compose fixes for the proxy')
-  t.equal(interpolated.services['demo-proxy']!.environment?.METRICS_PORT, proxy.environment?.METRICS_PORT, 'and for the demo proxy')
+  // regression: the demo's deliberate failures were scraped under the production job and fed its alerts.
+  const demoJob = scrape.scrape_configs.find((c) => c.job_name === 'hottask-proxy-demo')
+  t.same(demoJob?.dns_sd_configs[0]?.names, ['demo-proxy'], 'the demo proxy has a job of its own')
+  t.notOk(scrape.scrape_configs.some((c) => c.job_name !== 'hottask-proxy-demo' && c.dns_sd_configs.some((d) => d.names.includes('demo-proxy'))), 'and only that one')
+  t.equal(String(demoJob?.dns_sd_configs[0]?.port), interpolated.services['demo-proxy']!.environment?.METRICS_PORT, 'the metrics port compose fixes for the demo proxy')
 
   const grafana = interpolated.services.grafana!
   t.ok(grafana.volumes?.includes('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro'))

@@ -425,6 +425,11 @@ test('TRUST_PROXY believes exactly the ingress hop that the NetworkPolicy leaves
   }
   const ingresses = production.filter((o) => o.kind === 'Ingress').map((o) => specOf<IIngressSpec>(o))
   t.ok(ingresses.every((i) => i.ingressClassName === 'nginx'), 'every Ingress is served by ingress-nginx')
+  // regression: the guide explained TRUST_PROXY=1 by the NetworkPolicy without saying that a
+  // policy nothing enforces protects nothing.
+  const guide = readFileSync(new URL('../../docs/deployment.md', import.meta.url), 'utf8')
+  const bullet = /^- \*\*`TRUST_PROXY=1`\*\*[^]*?(?=\n- |\n\n)/m.exec(guide)?.[0] ?? ''
+  t.match(bullet, /CNI plugin that enforces/, 'the guide says TRUST_PROXY=1 needs NetworkPolicies enforced')
 })
 
 test('the Ingress streams messages unbuffered for as long as a stream may run, and sends the rest to the same Service', async (t) => {
@@ -482,4 +487,14 @@ test("the ServiceMonitor scrapes the proxy pods' metrics port through a Service 
   t.same(monitor.spec.endpoints?.map((e) => [e.port, e.path]), [['metrics', '/metrics']])
   const port = service.ports!.find((p) => p.name === 'metrics')!
   t.equal(containerPort(container, port.targetPort!), effective(container, 'METRICS_PORT'))
+})
+
+test('the ServiceMonitor names its scrape job hottask-proxy, the job HottaskProxyDown matches', async (t) => {
+  const monitor = find(monitored, 'ServiceMonitor', 'hottask-proxy') as unknown as IServiceMonitor
+  const service = find(monitored, 'Service', 'hottask-proxy-metrics')
+  // The operator's job label: the Service's value of jobLabel, else the Service's name.
+  const job = monitor.spec.jobLabel === undefined ? service.metadata.name : service.metadata.labels?.[monitor.spec.jobLabel] ?? service.metadata.name
+  t.equal(job, 'hottask-proxy')
+  const rulesText = readFileSync(new URL('../../deploy/prometheus/alerts.yml', import.meta.url), 'utf8')
+  t.match(rulesText, `up{job="${job}"}`, 'the alert matches that job')
 })

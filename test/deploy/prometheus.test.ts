@@ -4,8 +4,10 @@
 // codes, whole and streamed messages). Then every PromQL expression of the dashboard and of
 // the alerts must evaluate without error, the panels meant to show that traffic must show
 // it, every rule must be healthy in Prometheus's own evaluation, the alert for the refused
-// key must be active, and so must the Redis alert once Redis is stopped. Names and labels are thereby checked against what the
-// service really exports, not against a parse of the JSON.
+// key must stay quiet for a foreign chatbot's 401 and be active once a key that served a
+// chatbot is refused for it, and so must the Redis alert once Redis is stopped. Names and
+// labels are thereby checked against what the service really exports, not against a parse
+// of the JSON.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
@@ -112,9 +114,8 @@ test('a real Prometheus evaluates every dashboard and alert expression against a
   t.ok(metricsUrl, 'the metrics listener is announced')
   await until(async () => {
     const res = await request(`${proxy.url}/readyz`)
-    await res.body.dump()
-    return res.statusCode === 200
-  }, 'the proxy is ready (Redis connected)')
+    return ((await res.body.json()) as { checks: Record<string, string> }).checks.redis === 'ok'
+  }, 'the proxy is connected to Redis')
 
   const prometheus = await startPrometheus(t, [
     'global:',
@@ -190,6 +191,11 @@ test('a real Prometheus evaluates every dashboard and alert expression against a
   t.test('the refused key makes its alert active, and Redis being up keeps its alert quiet', async (t) => {
     interface Active { labels: Record<string, string>, state: string }
     const active = async (): Promise<Active[]> => (await prometheus.api<{ data: { alerts: Active[] } }>('alerts')).data.alerts
+    // attack: the traffic's 401 was for a chatbot the key never served, which any caller can send.
+    t.notOk((await active()).some((alert) => alert.labels.alertname === 'HottaskProxyUpstreamAuthFailing'), 'a foreign chatbot\'s 401 pages no one')
+    // Now the key is revoked: refused for abc, which it served.
+    upstream.acceptKeys(['a-key-the-proxy-does-not-have-0000'])
+    t.equal((await post(`${proxy.url}/sessions`, { serialNumber: 'abc' })).status, 502)
     await until(async () => (await active()).some((alert) => alert.labels.alertname === 'HottaskProxyUpstreamAuthFailing'), 'the auth alert is active', 30000)
     const auth = (await active()).find((alert) => alert.labels.alertname === 'HottaskProxyUpstreamAuthFailing')
     t.match(auth, { labels: { job: JOB, severity: 'critical' }, state: /^(pending|firing)$/ })

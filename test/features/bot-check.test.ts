@@ -84,7 +84,8 @@ test('attack: a solution replayed against another replica sharing Redis is refus
   const b = await setup(t, env)
   const callA = await listen(a.app)
   const callB = await listen(b.app)
-  for (let i = 0; i < 100 && ((await callA('GET', '/readyz')).status !== 200 || (await callB('GET', '/readyz')).status !== 200); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  const redisUp = async (call: typeof callA): Promise<boolean> => ((await call('GET', '/readyz')).json().checks as Record<string, string>).redis === 'ok'
+  for (let i = 0; i < 100 && (!(await redisUp(callA)) || !(await redisUp(callB))); i++) await new Promise((resolve) => setTimeout(resolve, 50))
   const token = await solve(callA)
   t.equal((await session(callB, { 'bot-check-token': token })).status, 201, 'a challenge from one replica is solved on the other (one shared key)')
   const replayed = await session(callA, { 'bot-check-token': token })

@@ -29,6 +29,20 @@ test('the circuit opens after consecutive failures, fails fast, probes once, clo
   t.equal(upstream.count(), 5)
 })
 
+test('regression: the circuit gauge reads half_open once the cooldown has passed, with no request to move the breaker', async (t) => {
+  const clock = manualClock()
+  const { app, metrics } = await setup(t, { CIRCUIT_FAILURE_THRESHOLD: '2', CIRCUIT_COOLDOWN_MS: '10000' }, { deps: { now: clock.now } })
+  for (let i = 0; i < 2; i++) await postSession(app, { serialNumber: 'sim-http-500' })
+  t.equal(await metricValue(metrics, 'hottask_proxy_circuit_state{state="open"}'), 1)
+  clock.advance(9999)
+  t.equal(await metricValue(metrics, 'hottask_proxy_circuit_state{state="open"}'), 1, 'open within the cooldown')
+  clock.advance(1)
+  t.equal(await metricValue(metrics, 'hottask_proxy_circuit_state{state="open"}'), 0, 'no longer open once the next request would probe')
+  t.equal(await metricValue(metrics, 'hottask_proxy_circuit_state{state="half_open"}'), 1)
+  t.equal((await postSession(app, { serialNumber: 'abc' })).statusCode, 201, 'the next request is the probe, and it closes the circuit')
+  t.equal(await metricValue(metrics, 'hottask_proxy_circuit_state{state="closed"}'), 1)
+})
+
 test('a failed probe re-opens the circuit; successes and rate limiting reset the streak, 4xx answers leave it', async (t) => {
   const clock = manualClock()
   const { app, upstream } = await setup(t, { CIRCUIT_FAILURE_THRESHOLD: '2', CIRCUIT_COOLDOWN_MS: '300' }, { deps: { now: clock.now } })

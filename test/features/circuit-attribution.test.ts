@@ -39,6 +39,21 @@ for (const next of [undefined, NEXT_KEY]) {
   })
 }
 
+/** The key-refusal counter, which pages on-call (the series HottaskProxyUpstreamAuthFailing watches). */
+const keyRefusals = async (metrics: { render: () => Promise<string> }): Promise<number> =>
+  Number(/^hottask_proxy_upstream_key_refusals_total (\d+)$/m.exec(await metrics.render())?.[1])
+
+test('attack: an anonymous request for a foreign chatbot does not count as a key refusal; a revoked proven key does', async (t) => {
+  const { app, upstream, metrics } = await setup(t, DEFAULTS)
+  t.equal((await postSession(app, { serialNumber: 'known-good' })).statusCode, 201, 'the key is proven')
+  t.equal((await post(app, 'sim-code-403', ATTACKER)).json().code, 'UPSTREAM_AUTH_FAILED')
+  t.match(await metrics.render(), /hottask_proxy_upstream_attempts_total\{outcome="UPSTREAM_AUTH_FAILED"\} 1/, 'the attempt is counted by outcome')
+  t.equal(await keyRefusals(metrics), 0, 'but it is no evidence against the key')
+  upstream.acceptKeys(['some-other-key-000000'])
+  t.equal((await postSession(app, { serialNumber: 'known-good' })).json().code, 'UPSTREAM_AUTH_FAILED')
+  t.equal(await keyRefusals(metrics), 1, 'the key that served known-good is refused for it')
+})
+
 test('attack: rotating hostile chatbot ids costs one upstream call each and never opens the circuit', async (t) => {
   const { app, upstream } = await setup(t, { ...DEFAULTS, HOTTASK_API_KEY_NEXT: NEXT_KEY }, { simulator: { key: [TEST_KEY, NEXT_KEY] } })
   t.equal((await postSession(app, { serialNumber: 'known-good' })).statusCode, 201)

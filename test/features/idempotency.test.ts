@@ -159,7 +159,8 @@ test('replicas share answers through Redis; Redis down means served as without a
   const a = await setup(t, { REDIS_URL: redis.url })
   const b = await setup(t, { REDIS_URL: redis.url })
   const deadline = Date.now() + 5000
-  while ((await a.app.inject({ url: '/readyz' })).statusCode !== 200 || (await b.app.inject({ url: '/readyz' })).statusCode !== 200) {
+  const redisUp = async (app: typeof a.app): Promise<boolean> => (await app.inject({ url: '/readyz' })).json().checks.redis === 'ok'
+  while (!(await redisUp(a.app)) || !(await redisUp(b.app))) {
     if (Date.now() > deadline) throw new Error('replicas not ready')
     await new Promise((resolve) => setTimeout(resolve, 50))
   }

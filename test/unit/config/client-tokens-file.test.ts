@@ -56,5 +56,5 @@ test('the file is read as written (line numbers count leading blank lines); an u
   writeFileSync(file, `billing:${BILLING}\n`)
   t.same(readClientTokensFile(file), { value: [{ name: 'billing', token: BILLING }] })
   t.same(readClientTokensFile(join(dir, 'missing')), { problem: 'CLIENT_TOKENS_FILE: cannot read the file (ENOENT)' })
-  t.same(readClientTokensFile(dir), { problem: 'CLIENT_TOKENS_FILE: cannot read the file (EISDIR)' })
+  t.same(readClientTokensFile(dir), { problem: 'CLIENT_TOKENS_FILE: not a regular file (a directory, FIFO or device is refused)' })
 })

@@ -233,6 +233,17 @@ test('CLIENT_TOKENS_FILE: set with CLIENT_TOKENS, missing, empty or with a bad l
   t.same(problemsOf({ HOTTASK_API_KEY: KEY, REQUIRE_CLIENT_TOKEN: 'true' }), ['REQUIRE_CLIENT_TOKEN: needs CLIENT_TOKENS or CLIENT_TOKENS_FILE to be set'])
 })
 
+test('attack: REDIS_URL with a password or user name in its query (ioredis reads ?password=) is refused, never echoed', async (t) => {
+  const hidden = 'x' // too short for the length check, which reads only the user info
+  for (const query of [`password=${hidden}`, 'username=default&password=abc', `sentinelPassword=${hidden}`, `PassWord=${hidden}`, 'db=0&sentinelUsername=u']) {
+    const problems = problemsOf({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, REDIS_URL: `redis://127.0.0.1:6379/0?${query}` })
+    t.same(problems, ['REDIS_URL: a password or user name belongs in the URL\'s user info (redis://user:password@host), never in its query (?password=…), which is neither checked nor scrubbed from the logs'], query)
+    t.notMatch(problems.join('\n'), /abc|=x|default/, `${query}: the value is not shown`)
+  }
+  t.equal(loadConfig({ HOTTASK_API_KEY: KEY, SESSION_TOKEN_SECRET: SECRET, REDIS_URL: 'redis://:password-1@127.0.0.1:6379/0?family=6' }).redisUrl,
+    'redis://:password-1@127.0.0.1:6379/0?family=6', 'other query options are untouched')
+})
+
 test('REDIS_TLS_CA_FILE: read with a rediss:// URL; a start-up error without one, or without a certificate in it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cfg-redis-ca-'))
   const notPem = join(dir, 'ca.pem')

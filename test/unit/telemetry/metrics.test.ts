@@ -2,6 +2,7 @@
 // asserted as text, and no input can grow a label beyond its fixed set.
 import { test } from 'tap'
 import { ATTEMPT_OUTCOMES, BOT_CHECK_OUTCOMES, VISITOR_TOKEN_OUTCOMES } from '../../../src/telemetry/events.ts'
+import type { CircuitState } from '../../../src/telemetry/events.ts'
 import { createMetrics, OTHER } from '../../../src/telemetry/metrics.ts'
 import type { Metrics } from '../../../src/telemetry/metrics.ts'
 import { fingerprint } from '../../../src/lib/secrets.ts'
@@ -41,6 +42,7 @@ test('every metric is named, typed and prefixed as Prometheus expects', async (t
     hottask_proxy_upstream_attempts_total: 'counter',
     hottask_proxy_upstream_attempt_duration_seconds: 'histogram',
     hottask_proxy_upstream_retries_total: 'counter',
+    hottask_proxy_upstream_key_refusals_total: 'counter',
     hottask_proxy_circuit_state: 'gauge',
     hottask_proxy_rate_limited_total: 'counter',
     hottask_proxy_origin_refused_total: 'counter',
@@ -116,7 +118,11 @@ test('upstream attempts, retries, refusals, replays and store errors', async (t)
   metrics.recordIdempotentReplay()
   metrics.recordStoreError('idempotency')
   metrics.recordOverload('queue_full')
+  const before = valueOf(await samples(metrics), 'hottask_proxy_upstream_key_refusals_total')
+  metrics.recordKeyRefused()
   const all = await samples(metrics)
+  t.equal(before, 0, 'the key-refusal counter exists from the start, so its alert sees rate() from the first scrape')
+  t.equal(valueOf(all, 'hottask_proxy_upstream_key_refusals_total'), 1)
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: 'success' }), 1)
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: 'UPSTREAM_UNAVAILABLE' }), 1)
   t.equal(valueOf(all, 'hottask_proxy_upstream_attempts_total', { outcome: 'client_gone' }), 1)
@@ -132,6 +138,18 @@ test('upstream attempts, retries, refusals, replays and store errors', async (t)
   t.equal(valueOf(all, 'hottask_proxy_store_errors_total', { store: 'idempotency' }), 1)
   t.equal(valueOf(all, 'hottask_proxy_store_errors_total', { store: 'rate_limit' }), 0)
   t.equal(valueOf(all, 'hottask_proxy_overload_refusals_total', { reason: 'queue_full' }), 1)
+})
+
+test('regression: a tracked circuit is read at scrape time, so an open circuit past its cooldown reads half_open without traffic', async (t) => {
+  const metrics = createMetrics()
+  let state: CircuitState = 'open'
+  metrics.setCircuitState('open')
+  metrics.trackCircuit({ effectiveState: () => state })
+  const states = async (): Promise<Record<string, number>> => Object.fromEntries((await samples(metrics))
+    .filter((s) => s.name === 'hottask_proxy_circuit_state').map((s) => [s.labels.state!, s.value]))
+  t.same(await states(), { closed: 0, half_open: 0, open: 1 })
+  state = 'half_open'
+  t.same(await states(), { closed: 0, half_open: 1, open: 0 }, 'no event came; the scrape read it')
 })
 
 test('the circuit state is one-hot', async (t) => {

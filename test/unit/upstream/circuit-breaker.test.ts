@@ -32,6 +32,28 @@ test('circuit: opens after consecutive failures, one probe when half-open', asyn
   t.same(changes.map(([s]) => s), ['open', 'half_open', 'open', 'half_open', 'closed'])
 })
 
+test('the effective state: open within the cooldown, half_open after it, without moving the breaker', async (t) => {
+  let now = 0
+  const changes: CircuitState[] = []
+  const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 1000, now: () => now, onChange: (s) => changes.push(s) })
+  t.equal(circuit.effectiveState(), 'closed')
+  circuit.record('failure', circuit.admit())
+  t.equal(circuit.effectiveState(), 'open')
+  now += 999
+  t.equal(circuit.effectiveState(), 'open', '1 ms before the cooldown ends')
+  now += 1
+  t.equal(circuit.effectiveState(), 'half_open', 'the next request would be the probe')
+  t.equal(circuit.state, 'open', 'reading it moved nothing')
+  t.same(changes, ['open'], 'and told no one')
+  const probe = circuit.admit()
+  t.equal(probe, true, 'the request that comes is the probe, as before')
+  circuit.record('failure', probe)
+  t.equal(circuit.effectiveState(), 'open', 'a failed probe re-opens for a new cooldown')
+  now += 1000
+  circuit.record('healthy', circuit.admit())
+  t.equal(circuit.effectiveState(), 'closed')
+})
+
 test('blame: the upstream for transport failures and 5xx classes; the key or only the chatbot for auth failures; the chatbot for 4xx; nothing for rate limiting', async (t) => {
   for (const code of ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_ERROR', 'UPSTREAM_BAD_RESPONSE'] as const) {
     t.equal(blameOf(code, false), 'upstream', code)

@@ -160,6 +160,19 @@ test('a circuit that opens between attempts ends the retries with the last answe
   t.equal(calls, 2, 'the second failure opened it')
 })
 
+test('attack: a refused message counts against the key only when the key was seen to work for its chatbot', async (t) => {
+  let refusals = 0
+  const authFailed = async (): Promise<RelayResult> => { throw new UpstreamError('UPSTREAM_AUTH_FAILED', { httpStatus: 403 }) }
+  const observer = { attempt () {}, retry () {}, overloaded () {}, firstByte () {}, streamEnded () {}, keyRefused: () => { refusals++ } }
+  const evidence = new KeyEvidence({ allowedSerialNumbers: undefined, maxChatbots: 100 })
+  const { messages } = service(authFailed, { observer, evidence })
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_AUTH_FAILED' })
+  t.equal(refusals, 0, 'a chatbot the key never served: evidence about the chatbot')
+  evidence.recordSuccess(KEY, 'bot')
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_AUTH_FAILED' })
+  t.equal(refusals, 1, 'the same key worked for this chatbot: evidence against the key')
+})
+
 test('attack: replies that outlast the deadline, or that cannot be used, never open the shared circuit', async (t) => {
   t.equal(messageBlame(new UpstreamError('UPSTREAM_TIMEOUT', { cause: 'DEADLINE' }), true), 'chatbot')
   t.equal(messageBlame(new UpstreamError('UPSTREAM_BAD_RESPONSE', { httpStatus: 200 }), true), 'chatbot')
