@@ -1,19 +1,10 @@
 // Retries that cannot duplicate sessions: only when the upstream provably did not act,
 // within the deadline and the retry budget. The simulated upstream counts every request.
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { startSimulator } from '../../simulator/server.ts'
+import { freePort } from '../helpers/ports.ts'
 import { LogCapture, postSession, setup, TEST_KEY, testConfig } from '../helpers/setup.ts'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 test('never retried once the upstream may have acted: exactly one upstream request each', async (t) => {
   const { app, upstream } = await setup(t, { UPSTREAM_TIMEOUT_MS: '400', UPSTREAM_RETRIES: '3' })

@@ -7,11 +7,11 @@
 // PROMETHEUS_PATH / PROMTOOL_PATH pointing at the binaries. If it is missing the test fails.
 import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { request } from 'undici'
+import { freePort } from './ports.ts'
 import { findExecutable, requireExecutable } from './system-binaries.ts'
 import { until } from './waiting.ts'
 
@@ -104,16 +104,4 @@ export async function startPrometheus (t: Test, config: string): Promise<Prometh
     }
   }, 'prometheus is ready', 30000)
   return { url, api, query: (expr) => api<QueryAnswer>('query', { query: expr }), output: () => out, stop }
-}
-
-/** A loopback port free now (the server binds it a moment later; the test fails loudly if taken). */
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
-      const address = server.address()
-      server.close(() => typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')))
-    })
-  })
 }

@@ -4,26 +4,18 @@
 // of a browser what the mode says; the page's origin serves the ALTCHA widget's files and
 // its CSP lets it fetch only itself and the proxy.
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { contentSecurityPolicy, startStaticServer } from '../../scripts/static-server.ts'
 import { visitorTokenHandler } from '../../examples/widget/server/visitor-token.ts'
+import { freePort } from '../helpers/ports.ts'
 import { until } from '../helpers/waiting.ts'
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url))
 const CHATBOT = '3254a9d0424c4806b9ea3d0763ccf123'
 
 /** A loopback port free right now. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 interface Demo { proxy: string, site: string, output: () => string }
 
 /** Runs the demo in `mode` until the test ends; resolves once it has printed its URLs. */

@@ -1,22 +1,12 @@
 // The shared Redis connection's logging: a Redis never reached since start (a wrong host,
 // DNS name or port) is said once at warn, with its code and never the URL.
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { test } from 'tap'
 import { createRedis } from '../../../src/redis/connection.ts'
+import { freePort } from '../../helpers/ports.ts'
 import { until } from '../../helpers/waiting.ts'
 
 const PASSWORD = 'redis-password-0123456789'
-
-/** A port nothing listens on (taken, then freed). */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 test('regression: a Redis unreachable from the start is warned about once, by code, never the URL', async (t) => {
   const lines: Array<Record<string, unknown>> = []
