@@ -3,6 +3,8 @@
 // because two processes of the same server differ by up to a quarter in CPU per request
 // here, by what their first seconds happened to be. Each group of targets has its own
 // simulated upstream, so that upstream's counters (requests, connections) belong to one target.
+// Every Node server runs with production's node flags, like for like; the two peers also
+// run at V8's defaults (`<kind>-defaults`), a reference line, since their authors ship no flags.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,7 +18,10 @@ import type { ServerKind, Target } from './targets.ts'
 import { upstreamControl } from './upstream-stats.ts'
 import type { UpstreamControl } from './upstream-stats.ts'
 
-const KINDS = ['direct', 'minimal', 'http-proxy', 'ours'] as const
+/** The slow scenario's targets, each with a slow upstream of its own. */
+const SLOW_TARGETS = ['direct', 'minimal', 'http-proxy', 'ours', 'minimal-defaults', 'http-proxy-defaults'] as const
+/** The peers again, without production's node flags. */
+const DEFAULTS = ['minimal', 'http-proxy'] as const
 
 export interface Pinning { load: number, servers: number }
 
@@ -62,14 +67,13 @@ export class Fleet {
 
   #add (target: Target): void { this.targets.set(target.id, target) }
 
-  async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number, headers?: Record<string, string>, label?: string, rotatingHeader?: Target['rotatingHeader'] }): Promise<void> {
+  async #proxy (id: string, kind: ServerKind, upstream: { child: Child, control: UpstreamControl }, env: Record<string, string>, request: { origin: string, expectedStatus: number, headers?: Record<string, string>, label?: string, rotatingHeader?: Target['rotatingHeader'] }, nodeArgs = PRODUCTION_NODE_ARGS): Promise<void> {
     const launch = async (): Promise<void> => {
       const port = await freePort()
       const base = { HOST: '127.0.0.1', PORT: String(port), HOTTASK_BASE_URL: upstream.child.url, HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true', HOTTASK_API_KEY: SIM_KEY, ...env }
       const serverEnv = kind === 'ours' ? await oursEnv(base, this.#options.oursNodeOptions) : peerEnv(base)
       const logDir = this.#options.logDir
       const stdout = kind === 'ours' && logDir !== undefined ? join(logDir, `${id}.log`) : undefined
-      const nodeArgs = kind === 'ours' ? PRODUCTION_NODE_ARGS : undefined
       const server = await this.#spawn(id, SERVERS[kind], port, serverEnv, this.#options.pinning?.servers, stdout, nodeArgs)
       this.#add({
         id,
@@ -99,29 +103,38 @@ export class Fleet {
     })
   }
 
-  /** Starts every process; ids are `<kind>` (fast), `<kind>-slow`, `ours-visitor`, `ours-visitor-fresh`, `ours-429`, `ours-403`. */
+  /** Starts every process; ids are `<kind>` (fast), `<kind>-slow`, `<peer>-defaults(-slow)`, `ours-visitor`, `ours-visitor-fresh`, `ours-429`, `ours-403`. */
   async start (): Promise<void> {
     const ok = { origin: ALLOWED_ORIGIN, expectedStatus: 201 }
     const sims = await inBatches([
       () => this.#simulator('simulator', 0),
-      ...KINDS.map((kind) => () => this.#simulator(`simulator-slow-${kind}`, SLOW_UPSTREAM_MS)),
+      ...SLOW_TARGETS.map((id) => () => this.#simulator(`simulator-slow-${id}`, SLOW_UPSTREAM_MS)),
       () => this.#simulator('simulator-refusals', 0)
     ])
-    const [fast, slowDirect, ...rest] = sims
-    const slow = rest.slice(0, 3)
-    const refusals = rest[3]!
-    this.#direct('direct', fast!)
-    this.#direct('direct-slow', slowDirect!)
+    const fast = sims[0]!
+    const slow = (id: typeof SLOW_TARGETS[number]): { child: Child, control: UpstreamControl } => sims[1 + SLOW_TARGETS.indexOf(id)]!
+    const refusals = sims[1 + SLOW_TARGETS.length]!
+    this.#direct('direct', fast)
+    this.#direct('direct-slow', slow('direct'))
     const slowPool = { UPSTREAM_MAX_CONCURRENCY: String(SLOW_POOL) }
-    const servers = (['minimal', 'http-proxy', 'ours'] as const).flatMap((kind, i) => [
-      () => this.#proxy(kind, kind, fast!, {}, ok),
-      () => this.#proxy(`${kind}-slow`, kind, slow[i]!, slowPool, ok)
-    ])
+    const servers = [
+      ...(['minimal', 'http-proxy', 'ours'] as const).flatMap((kind) => [
+        () => this.#proxy(kind, kind, fast, {}, ok),
+        () => this.#proxy(`${kind}-slow`, kind, slow(kind), slowPool, ok)
+      ]),
+      ...DEFAULTS.flatMap((kind) => {
+        const defaults = { ...ok, label: `${LABELS[kind]}, V8 defaults` }
+        return [
+          () => this.#proxy(`${kind}-defaults`, kind, fast, {}, defaults, []),
+          () => this.#proxy(`${kind}-defaults-slow`, kind, slow(`${kind}-defaults`), slowPool, defaults, [])
+        ]
+      })
+    ]
     const visitor = await visitorIdentity()
     await inBatches([
       ...servers,
-      () => this.#proxy('ours-visitor', 'ours', fast!, visitor.env, { ...ok, headers: { authorization: visitor.authorization }, label: VISITOR_LABEL }),
-      () => this.#proxy('ours-visitor-fresh', 'ours', fast!, visitor.env, { ...ok, rotatingHeader: { name: 'authorization', values: visitor.fresh }, label: VISITOR_FRESH_LABEL }),
+      () => this.#proxy('ours-visitor', 'ours', fast, visitor.env, { ...ok, headers: { authorization: visitor.authorization }, label: VISITOR_LABEL }),
+      () => this.#proxy('ours-visitor-fresh', 'ours', fast, visitor.env, { ...ok, rotatingHeader: { name: 'authorization', values: visitor.fresh }, label: VISITOR_FRESH_LABEL }),
       () => this.#proxy('ours-429', 'ours', refusals, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '3600000' }, { origin: ALLOWED_ORIGIN, expectedStatus: 429 }),
       () => this.#proxy('ours-403', 'ours', refusals, {}, { origin: DISALLOWED_ORIGIN, expectedStatus: 403 })
     ])

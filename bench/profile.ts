@@ -12,6 +12,8 @@
 // PROFILE_NODE_ARGS ours' node flags instead of production's (space-separated; '' for none),
 // PROFILE_VISITOR=same|fresh the benchmark's visitor tokens (one token, or a new one per request). E.g. the 429 path:
 // PROFILE_ENV='{"RATE_LIMIT_MAX":"1","RATE_LIMIT_WINDOW_MS":"3600000"}'.
+// PROFILE_ALLOC=1 (`npm run bench:alloc`): the slow shape's allocation profile instead,
+// ours against the minimal peer in one run (bench/allocation.ts has its settings).
 import { mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { runLoad } from './load.ts'
@@ -19,6 +21,7 @@ import { positive } from './options.ts'
 import { canPin, freePort, pinSelf, start } from './processes.ts'
 import { cpus } from 'node:os'
 import { summariseProfile } from './profile-report.ts'
+import { allocationProfile } from './allocation.ts'
 import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, visitorIdentity } from './targets.ts'
 import type { ServerKind } from './targets.ts'
 import { THROUGHPUT_CONNECTIONS } from './scenarios.ts'
@@ -28,6 +31,7 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 const number = (name: string, fallback: number): number => positive(process.env, name, fallback, false)
 
 async function main (): Promise<void> {
+  if (process.env.PROFILE_ALLOC === '1') return await allocationProfile((text) => process.stdout.write(text))
   const kind = (process.env.PROFILE_TARGET ?? 'ours') as ServerKind
   if (!(kind in SERVERS)) throw new Error(`PROFILE_TARGET: one of ${Object.keys(SERVERS).join(', ')}`)
   const durationS = number('DURATION', 10)

@@ -43,12 +43,14 @@ export const SLOW_RAMP_S = 3
 export const SLOW_IDEAL_RPS = SLOW_CONNECTIONS / (SLOW_UPSTREAM_MS / 1000)
 
 const PEERS = ['direct', 'minimal', 'http-proxy', 'ours']
+/** The peers at V8's defaults: a reference line next to the like-for-like one. */
+const REFERENCE = ['minimal-defaults', 'http-proxy-defaults']
 
 export const SCENARIOS: Scenario[] = [
   {
     id: 'throughput',
     title: `1. Throughput: fast upstream, ${THROUGHPUT_CONNECTIONS} connections`,
-    targets: [...PEERS, 'ours-visitor', 'ours-visitor-fresh'],
+    targets: [...PEERS, 'ours-visitor', 'ours-visitor-fresh', ...REFERENCE],
     connections: THROUGHPUT_CONNECTIONS,
     rampS: RAMP_S
   },
@@ -63,7 +65,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'slow',
     title: `3. Slow upstream: ${SLOW_UPSTREAM_MS} ms per answer, ${SLOW_CONNECTIONS} connections (ideal ${SLOW_IDEAL_RPS} req/s)`,
-    targets: PEERS.map((id) => `${id}-slow`),
+    targets: [...PEERS, ...REFERENCE].map((id) => `${id}-slow`),
     connections: SLOW_CONNECTIONS,
     rampS: SLOW_RAMP_S
   },

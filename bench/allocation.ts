@@ -1,0 +1,154 @@
+// `PROFILE_ALLOC=1 npm run bench:profile` (or `npm run bench:alloc`): what each request
+// allocates and keeps, ours against the minimal peer, at the slow shape (200 ms upstream,
+// 1000 connections, upstream pool 1000) where what a request holds across the upstream
+// wait survives a scavenge and is promoted. Every server runs with the same node flags
+// (production's) plus V8's GC trace (gc-trace.ts), one after the other against one
+// simulated upstream, pinned like the benchmark; each round starts fresh processes and
+// alternates the order. Per response over the measured run (ramp included, as the trace
+// cannot tell ramp from the rest): bytes allocated, promoted and surviving a scavenge, GC
+// pause, CPU, and the peak RSS. Our proxy's logs share the trace file (a file, not
+// /dev/null), which costs it a little CPU and nothing in the heap.
+//
+// Env: PROFILE_TARGETS (minimal,ours), ROUNDS (1), DURATION seconds (10), WARMUP (3),
+// PROFILE_DELAY_MS (200), PROFILE_CONNECTIONS (1000), PROFILE_ENV extra variables for
+// ours as JSON (switch a feature off to see its share), PROFILE_SCRIPT another checkout's
+// server script for ours, PROFILE_NODE_ARGS every server's node flags ('' for V8 defaults).
+import { mkdirSync, readFileSync, statSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { GC_TRACE_ARGS, gcTotals } from './gc-trace.ts'
+import type { GcTotals } from './gc-trace.ts'
+import { runLoad } from './load.ts'
+import { cpuSeconds } from './noise.ts'
+import { positive } from './options.ts'
+import { canPin, freePort, pinSelf, start } from './processes.ts'
+import { watchRss } from './rss.ts'
+import { SLOW_CONNECTIONS, SLOW_RAMP_S } from './scenarios.ts'
+import { median } from './stats.ts'
+import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS } from './targets.ts'
+import type { ServerKind } from './targets.ts'
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
+
+export interface AllocationRun {
+  kind: ServerKind
+  round: number
+  rps: number
+  p99: number
+  errors: number
+  /** Responses the GC figures are divided by (ramp included). */
+  responses: number
+  cpuUsPerResponse: number
+  peakRssMb: number
+  gc: GcTotals
+}
+
+/** Per response, for one run. */
+export function perResponse (run: AllocationRun): { allocated: number, promoted: number, survived: number, pauseUs: number } {
+  const n = run.responses
+  return { allocated: run.gc.allocated / n, promoted: run.gc.promoted / n, survived: run.gc.survived / n, pauseUs: 1000 * run.gc.pauseMs / n }
+}
+
+const fileSize = (path: string): number => statSync(path).size
+
+export function allocationReport (runs: AllocationRun[], flags: string[]): string {
+  const kinds = [...new Set(runs.map((r) => r.kind))]
+  const med = (kind: ServerKind, pick: (r: AllocationRun) => number): number => median(runs.filter((r) => r.kind === kind).map(pick))
+  const rows = kinds.map((kind) => {
+    const values = [
+      med(kind, (r) => r.rps), med(kind, (r) => r.p99), med(kind, (r) => r.cpuUsPerResponse),
+      med(kind, (r) => perResponse(r).allocated), med(kind, (r) => perResponse(r).promoted), med(kind, (r) => perResponse(r).survived),
+      med(kind, (r) => perResponse(r).pauseUs), med(kind, (r) => 1000 * r.gc.scavenges / r.responses), med(kind, (r) => 1000 * r.gc.markCompacts / r.responses),
+      med(kind, (r) => r.peakRssMb), med(kind, (r) => r.errors)
+    ]
+    return { kind, values }
+  })
+  const head = ['server', 'req/s', 'p99 ms', 'CPU µs/req', 'alloc B/req', 'promoted B/req', 'survived B/req', 'GC pause µs/req', 'scavenges/1k', 'mark-compacts/1k', 'peak RSS MB', 'errors']
+  const digits = [0, 0, 0, 0, 0, 0, 1, 2, 3, 1, 0]
+  const lines = [head.join(' | '), ...rows.map((row) => [row.kind, ...row.values.map((v, i) => Number.isFinite(v) ? v.toFixed(digits[i]) : '–')].join(' | '))]
+  const minimal = rows.find((r) => r.kind === 'minimal')
+  const ours = rows.find((r) => r.kind === 'ours')
+  if (minimal !== undefined && ours !== undefined) {
+    lines.push(['ours ÷ minimal', ...ours.values.map((v, i) => (v / minimal.values[i]!).toFixed(2))].join(' | '))
+  }
+  const rounds = Math.max(...runs.map((r) => r.round))
+  return `${rounds} round(s), medians; node flags: ${flags.length === 0 ? '(V8 defaults)' : flags.join(' ')}\n${lines.join('\n')}`
+}
+
+async function one (kind: ServerKind, round: number, settings: { dir: string, simUrl: string, pinned: boolean, flags: string[], durationS: number, warmupS: number, connections: number }): Promise<AllocationRun> {
+  const port = await freePort()
+  const base = {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    HOTTASK_BASE_URL: settings.simUrl,
+    HOTTASK_ALLOW_INSECURE_UPSTREAM: 'true',
+    HOTTASK_API_KEY: SIM_KEY,
+    UPSTREAM_MAX_CONCURRENCY: String(SLOW_POOL)
+  }
+  const extra = kind === 'ours' ? JSON.parse(process.env.PROFILE_ENV ?? '{}') as Record<string, string> : {}
+  const env = kind === 'ours' ? await oursEnv({ ...base, ...extra }) : peerEnv(base)
+  const trace = `${settings.dir}/${kind}-round${round}.log`
+  const script = kind === 'ours' ? process.env.PROFILE_SCRIPT ?? SERVERS.ours : SERVERS[kind]
+  const server = await start({ name: kind, script, nodeArgs: [...settings.flags, ...GC_TRACE_ARGS], cwd: settings.dir, port, cpu: settings.pinned ? 1 : undefined, env, stdout: trace })
+  const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin: ALLOWED_ORIGIN }, body: BODY, connections: settings.connections }
+  try {
+    await runLoad({ ...load, durationS: settings.warmupS, rampS: 0 })
+    const from = fileSize(trace)
+    const cpuBefore = cpuSeconds(server.pid)
+    const stopRss = watchRss(server.pid)
+    const result = await runLoad({ ...load, durationS: SLOW_RAMP_S + settings.durationS, rampS: SLOW_RAMP_S })
+    const peak = stopRss()
+    const cpu = cpuSeconds(server.pid) - cpuBefore
+    const to = fileSize(trace)
+    const responses = result.responses + result.rampResponses
+    const gc = gcTotals(readFileSync(trace).subarray(from, to).toString('latin1'))
+    return { kind, round, rps: result.rps, p99: result.latencyMs.p99, errors: result.errors, responses, cpuUsPerResponse: 1e6 * cpu / responses, peakRssMb: peak?.mb ?? NaN, gc }
+  } finally {
+    await server.stop()
+  }
+}
+
+export async function allocationProfile (write: (text: string) => void): Promise<void> {
+  const kinds = (process.env.PROFILE_TARGETS ?? 'minimal,ours').split(',').map((k) => k.trim()) as ServerKind[]
+  for (const kind of kinds) if (!(kind in SERVERS)) throw new Error(`PROFILE_TARGETS: each one of ${Object.keys(SERVERS).join(', ')}`)
+  const rounds = positive(process.env, 'ROUNDS', 1, true)
+  const flags = process.env.PROFILE_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS
+  const pinned = canPin(cpus().length) && pinSelf(0)
+  const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')
+  const dir = `${RESULTS}alloc-${stamp}`
+  mkdirSync(dir, { recursive: true })
+  const simPort = await freePort()
+  const delay = String(positive(process.env, 'PROFILE_DELAY_MS', SLOW_UPSTREAM_MS, true))
+  const sim = await start({
+    name: 'simulator',
+    script: SIMULATOR,
+    cwd: dir,
+    port: simPort,
+    cpu: pinned ? 0 : undefined,
+    env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: delay }
+  })
+  const settings = {
+    dir,
+    simUrl: sim.url,
+    pinned,
+    flags,
+    durationS: positive(process.env, 'DURATION', 10, false),
+    warmupS: positive(process.env, 'WARMUP', 3, false),
+    connections: positive(process.env, 'PROFILE_CONNECTIONS', SLOW_CONNECTIONS, true)
+  }
+  const runs: AllocationRun[] = []
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? kinds : [...kinds].reverse()
+      for (const kind of order) {
+        const run = await one(kind, round, settings)
+        const per = perResponse(run)
+        write(`round ${round} ${kind}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(0)} ms, ${per.allocated.toFixed(0)} B allocated and ${per.promoted.toFixed(0)} B promoted per response, ${run.errors} errors\n`)
+        runs.push(run)
+      }
+    }
+  } finally {
+    await sim.stop()
+  }
+  write(`\n${allocationReport(runs, flags)}\nGC traces: ${dir}\n`)
+}
