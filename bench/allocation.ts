@@ -12,8 +12,11 @@
 // Env: PROFILE_TARGETS (minimal,ours), ROUNDS (1), DURATION seconds (10), WARMUP (3),
 // PROFILE_DELAY_MS (200), PROFILE_CONNECTIONS (1000), PROFILE_ENV extra variables for
 // ours as JSON (switch a feature off to see its share), PROFILE_SCRIPT another checkout's
-// server script for ours, PROFILE_NODE_ARGS every server's node flags ('' for V8 defaults).
-import { mkdirSync, readFileSync, statSync } from 'node:fs'
+// server script for ours, PROFILE_NODE_ARGS every server's node flags ('' for V8 defaults),
+// PROFILE_HEAP=1 V8's sampling heap profiler in every server (heap-sampler.ts), which
+// lists the functions that allocate the most per response; it slows the servers, so rates
+// and CPU are then not comparable with a run without it. PROFILE_TOP functions listed (25).
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { GC_TRACE_ARGS, gcTotals } from './gc-trace.ts'
@@ -21,6 +24,7 @@ import type { GcTotals } from './gc-trace.ts'
 import { runLoad } from './load.ts'
 import { cpuSeconds } from './noise.ts'
 import { positive } from './options.ts'
+import { summariseHeapProfile } from './profile-report.ts'
 import { canPin, freePort, pinSelf, start } from './processes.ts'
 import { watchRss } from './rss.ts'
 import { SLOW_CONNECTIONS, SLOW_RAMP_S } from './scenarios.ts'
@@ -29,6 +33,7 @@ import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, 
 import type { ServerKind } from './targets.ts'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
+const HEAP_SAMPLER = fileURLToPath(new URL('./heap-sampler.ts', import.meta.url))
 
 export interface AllocationRun {
   kind: ServerKind
@@ -41,6 +46,8 @@ export interface AllocationRun {
   cpuUsPerResponse: number
   peakRssMb: number
   gc: GcTotals
+  /** The sampling heap profile's summary (PROFILE_HEAP=1). */
+  heap?: string
 }
 
 /** Per response, for one run. */
@@ -69,13 +76,16 @@ export function allocationReport (runs: AllocationRun[], flags: string[]): strin
   const minimal = rows.find((r) => r.kind === 'minimal')
   const ours = rows.find((r) => r.kind === 'ours')
   if (minimal !== undefined && ours !== undefined) {
-    lines.push(['ours ÷ minimal', ...ours.values.map((v, i) => (v / minimal.values[i]!).toFixed(2))].join(' | '))
+    // The last column, errors, has no ratio.
+    lines.push(['ours ÷ minimal', ...ours.values.slice(0, -1).map((v, i) => (v / minimal.values[i]!).toFixed(2))].join(' | '))
   }
   const rounds = Math.max(...runs.map((r) => r.round))
   return `${rounds} round(s), medians; node flags: ${flags.length === 0 ? '(V8 defaults)' : flags.join(' ')}\n${lines.join('\n')}`
 }
 
-async function one (kind: ServerKind, round: number, settings: { dir: string, simUrl: string, pinned: boolean, flags: string[], durationS: number, warmupS: number, connections: number }): Promise<AllocationRun> {
+interface Settings { dir: string, simUrl: string, pinned: boolean, flags: string[], durationS: number, warmupS: number, connections: number, heap: boolean }
+
+async function one (kind: ServerKind, round: number, settings: Settings): Promise<AllocationRun> {
   const port = await freePort()
   const base = {
     HOST: '127.0.0.1',
@@ -88,11 +98,18 @@ async function one (kind: ServerKind, round: number, settings: { dir: string, si
   const extra = kind === 'ours' ? JSON.parse(process.env.PROFILE_ENV ?? '{}') as Record<string, string> : {}
   const env = kind === 'ours' ? await oursEnv({ ...base, ...extra }) : peerEnv(base)
   const trace = `${settings.dir}/${kind}-round${round}.log`
+  const heapFile = `${settings.dir}/${kind}-round${round}.heapprofile`
+  const heapStart = `${settings.dir}/${kind}-round${round}.measuring`
+  const sampler = settings.heap ? ['--import', HEAP_SAMPLER] : []
+  const heapEnv: Record<string, string> = settings.heap ? { HEAP_SAMPLE_FILE: heapFile, HEAP_SAMPLE_START: heapStart } : {}
   const script = kind === 'ours' ? process.env.PROFILE_SCRIPT ?? SERVERS.ours : SERVERS[kind]
-  const server = await start({ name: kind, script, nodeArgs: [...settings.flags, ...GC_TRACE_ARGS], cwd: settings.dir, port, cpu: settings.pinned ? 1 : undefined, env, stdout: trace })
+  const server = await start({
+    name: kind, script, nodeArgs: [...settings.flags, ...GC_TRACE_ARGS, ...sampler], cwd: settings.dir, port, cpu: settings.pinned ? 1 : undefined, env: { ...env, ...heapEnv }, stdout: trace
+  })
   const load = { url: `${server.url}/sessions`, headers: { 'content-type': 'application/json', origin: ALLOWED_ORIGIN }, body: BODY, connections: settings.connections }
   try {
     await runLoad({ ...load, durationS: settings.warmupS, rampS: 0 })
+    if (settings.heap) writeFileSync(heapStart, '')
     const from = fileSize(trace)
     const cpuBefore = cpuSeconds(server.pid)
     const stopRss = watchRss(server.pid)
@@ -102,7 +119,9 @@ async function one (kind: ServerKind, round: number, settings: { dir: string, si
     const to = fileSize(trace)
     const responses = result.responses + result.rampResponses
     const gc = gcTotals(readFileSync(trace).subarray(from, to).toString('latin1'))
-    return { kind, round, rps: result.rps, p99: result.latencyMs.p99, errors: result.errors, responses, cpuUsPerResponse: 1e6 * cpu / responses, peakRssMb: peak?.mb ?? NaN, gc }
+    await server.stop()
+    const heap = settings.heap ? summariseHeapProfile(heapFile, responses, positive(process.env, 'PROFILE_TOP', 25, true)) : undefined
+    return { kind, round, rps: result.rps, p99: result.latencyMs.p99, errors: result.errors, responses, cpuUsPerResponse: 1e6 * cpu / responses, peakRssMb: peak?.mb ?? NaN, gc, heap }
   } finally {
     await server.stop()
   }
@@ -134,7 +153,8 @@ export async function allocationProfile (write: (text: string) => void): Promise
     flags,
     durationS: positive(process.env, 'DURATION', 10, false),
     warmupS: positive(process.env, 'WARMUP', 3, false),
-    connections: positive(process.env, 'PROFILE_CONNECTIONS', SLOW_CONNECTIONS, true)
+    connections: positive(process.env, 'PROFILE_CONNECTIONS', SLOW_CONNECTIONS, true),
+    heap: process.env.PROFILE_HEAP === '1'
   }
   const runs: AllocationRun[] = []
   try {
@@ -144,6 +164,7 @@ export async function allocationProfile (write: (text: string) => void): Promise
         const run = await one(kind, round, settings)
         const per = perResponse(run)
         write(`round ${round} ${kind}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(0)} ms, ${per.allocated.toFixed(0)} B allocated and ${per.promoted.toFixed(0)} B promoted per response, ${run.errors} errors\n`)
+        if (run.heap !== undefined) write(`${run.heap}\n\n`)
         runs.push(run)
       }
     }
