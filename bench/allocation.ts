@@ -12,12 +12,14 @@
 // Env: PROFILE_TARGETS (minimal,ours), ROUNDS (1), DURATION seconds (10), WARMUP (3),
 // PROFILE_DELAY_MS (200), PROFILE_CONNECTIONS (1000), PROFILE_ENV extra variables for
 // ours as JSON (switch a feature off to see its share), PROFILE_SCRIPT another checkout's
-// server script for ours, PROFILE_NODE_ARGS every server's node flags ('' for V8 defaults),
+// server script, run as one more target named after its checkout's folder (ours as it was,
+// for an A/B in one run; several, comma-separated, for one feature switched off in each), PROFILE_NODE_ARGS every server's node flags ('' for V8 defaults),
 // PROFILE_HEAP=1 V8's sampling heap profiler in every server (heap-sampler.ts), which
 // lists the functions that allocate the most per response; it slows the servers, so rates
 // and CPU are then not comparable with a run without it. PROFILE_TOP functions listed (25).
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
+import { basename, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GC_TRACE_ARGS, gcTotals } from './gc-trace.ts'
 import type { GcTotals } from './gc-trace.ts'
@@ -34,9 +36,14 @@ import type { ServerKind } from './targets.ts'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 const HEAP_SAMPLER = fileURLToPath(new URL('./heap-sampler.ts', import.meta.url))
+/** PROFILE_SCRIPT's servers by target name: `other:<checkout folder>`. */
+const OTHERS = new Map<string, string>()
+
+/** A server of the benchmark, or ours from another checkout (PROFILE_SCRIPT), by its folder's name. */
+type AllocationTarget = ServerKind | `other:${string}`
 
 export interface AllocationRun {
-  kind: ServerKind
+  kind: AllocationTarget
   round: number
   rps: number
   p99: number
@@ -60,7 +67,7 @@ const fileSize = (path: string): number => statSync(path).size
 
 export function allocationReport (runs: AllocationRun[], flags: string[]): string {
   const kinds = [...new Set(runs.map((r) => r.kind))]
-  const med = (kind: ServerKind, pick: (r: AllocationRun) => number): number => median(runs.filter((r) => r.kind === kind).map(pick))
+  const med = (kind: AllocationTarget, pick: (r: AllocationRun) => number): number => median(runs.filter((r) => r.kind === kind).map(pick))
   const rows = kinds.map((kind) => {
     const values = [
       med(kind, (r) => r.rps), med(kind, (r) => r.p99), med(kind, (r) => r.cpuUsPerResponse),
@@ -85,7 +92,7 @@ export function allocationReport (runs: AllocationRun[], flags: string[]): strin
 
 interface Settings { dir: string, simUrl: string, pinned: boolean, flags: string[], durationS: number, warmupS: number, connections: number, heap: boolean }
 
-async function one (kind: ServerKind, round: number, settings: Settings): Promise<AllocationRun> {
+async function one (kind: AllocationTarget, round: number, settings: Settings): Promise<AllocationRun> {
   const port = await freePort()
   const base = {
     HOST: '127.0.0.1',
@@ -95,14 +102,17 @@ async function one (kind: ServerKind, round: number, settings: Settings): Promis
     HOTTASK_API_KEY: SIM_KEY,
     UPSTREAM_MAX_CONCURRENCY: String(SLOW_POOL)
   }
-  const extra = kind === 'ours' ? JSON.parse(process.env.PROFILE_ENV ?? '{}') as Record<string, string> : {}
-  const env = kind === 'ours' ? await oursEnv({ ...base, ...extra }) : peerEnv(base)
-  const trace = `${settings.dir}/${kind}-round${round}.log`
-  const heapFile = `${settings.dir}/${kind}-round${round}.heapprofile`
-  const heapStart = `${settings.dir}/${kind}-round${round}.measuring`
+  const other = kind.startsWith('other:') ? OTHERS.get(kind) : undefined
+  const isOurs = kind === 'ours' || other !== undefined
+  const extra = isOurs ? JSON.parse(process.env.PROFILE_ENV ?? '{}') as Record<string, string> : {}
+  const env = isOurs ? await oursEnv({ ...base, ...extra }) : peerEnv(base)
+  const file = `${settings.dir}/${kind.replace(':', '-')}-round${round}`
+  const trace = `${file}.log`
+  const heapFile = `${file}.heapprofile`
+  const heapStart = `${file}.measuring`
   const sampler = settings.heap ? ['--import', HEAP_SAMPLER] : []
   const heapEnv: Record<string, string> = settings.heap ? { HEAP_SAMPLE_FILE: heapFile, HEAP_SAMPLE_START: heapStart } : {}
-  const script = kind === 'ours' ? process.env.PROFILE_SCRIPT ?? SERVERS.ours : SERVERS[kind]
+  const script = other ?? SERVERS[kind as ServerKind]
   const server = await start({
     name: kind, script, nodeArgs: [...settings.flags, ...GC_TRACE_ARGS, ...sampler], cwd: settings.dir, port, cpu: settings.pinned ? 1 : undefined, env: { ...env, ...heapEnv }, stdout: trace
   })
@@ -128,8 +138,13 @@ async function one (kind: ServerKind, round: number, settings: Settings): Promis
 }
 
 export async function allocationProfile (write: (text: string) => void): Promise<void> {
-  const kinds = (process.env.PROFILE_TARGETS ?? 'minimal,ours').split(',').map((k) => k.trim()) as ServerKind[]
+  const kinds: AllocationTarget[] = (process.env.PROFILE_TARGETS ?? 'minimal,ours').split(',').map((k) => k.trim()) as ServerKind[]
   for (const kind of kinds) if (!(kind in SERVERS)) throw new Error(`PROFILE_TARGETS: each one of ${Object.keys(SERVERS).join(', ')}`)
+  for (const script of process.env.PROFILE_SCRIPT?.split(',') ?? []) {
+    const name = `other:${basename(dirname(dirname(script)))}` as const
+    OTHERS.set(name, script)
+    kinds.push(name)
+  }
   const rounds = positive(process.env, 'ROUNDS', 1, true)
   const flags = process.env.PROFILE_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS
   const pinned = canPin(cpus().length) && pinSelf(0)

@@ -37,6 +37,7 @@ import { Readiness } from './http/readiness.ts'
 import { createRedis, isRedisReady } from './redis/connection.ts'
 import { requestIdOf } from './http/request-id.ts'
 import { RequestLog } from './telemetry/request-log.ts'
+import { requestLogger } from './telemetry/request-logger.ts'
 import { healthRoutes } from './routes/health.ts'
 import { notFoundRoutes, trackRouteMethods } from './routes/not-found.ts'
 import type { RateLimitHook } from './routes/not-found.ts'
@@ -234,6 +235,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     genReqId: requestIdOf,
     requestIdHeader: false,
     logController: new RequestLog(log, tracing?.idsOf),
+    childLoggerFactory: requestLogger,
     bodyLimit: config.bodyLimitBytes,
     // Slow clients cannot hold sockets forever; idle keep-alive outlives load balancers' own.
     // Node checks these limits every connectionsCheckingInterval (30 s by default): 1 s here.
