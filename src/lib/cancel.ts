@@ -8,18 +8,24 @@
 // only the identity checks' own calls, which undici's request() makes, are bounded by an
 // AbortSignal.timeout (the JWKS fetch, Turnstile's siteverify).
 
+/**
+ * A function, or an object whose handleEvent runs (as EventTarget allows): an object that
+ * listens with its own method needs no closure made for it.
+ */
+export type CancelListener = (() => void) | { handleEvent: () => void }
+
 export interface CancelSignal {
   readonly aborted: boolean
   readonly reason: unknown
-  addEventListener: (type: 'abort', listener: () => void, options?: { once?: boolean }) => void
-  removeEventListener: (type: 'abort', listener: () => void) => void
+  addEventListener: (type: 'abort', listener: CancelListener, options?: { once?: boolean }) => void
+  removeEventListener: (type: 'abort', listener: CancelListener) => void
 }
 
 /** Both ends in one object: `abort()` for the owner, the CancelSignal for everyone else. */
 export class Cancel implements CancelSignal {
   aborted = false
   reason: unknown = undefined
-  #listeners: Array<() => void> = []
+  #listeners: CancelListener[] = []
 
   /** Aborts once: later calls change nothing. Listeners run in the order they were added. */
   abort (reason: unknown): void {
@@ -28,15 +34,18 @@ export class Cancel implements CancelSignal {
     this.reason = reason
     const listeners = this.#listeners
     this.#listeners = []
-    for (const listener of listeners) listener()
+    for (const listener of listeners) {
+      if (typeof listener === 'function') listener()
+      else listener.handleEvent()
+    }
   }
 
   // A signal aborts at most once, so every listener is a `once` listener.
-  addEventListener (_type: 'abort', listener: () => void): void {
+  addEventListener (_type: 'abort', listener: CancelListener): void {
     if (!this.aborted) this.#listeners.push(listener)
   }
 
-  removeEventListener (_type: 'abort', listener: () => void): void {
+  removeEventListener (_type: 'abort', listener: CancelListener): void {
     const index = this.#listeners.indexOf(listener)
     if (index >= 0) this.#listeners.splice(index, 1)
   }

@@ -1,6 +1,6 @@
 // What every upstream call goes through before it may be sent: a slot of its limiter
-// (or a place in its queue), and one cancellation for its deadline and its client.
-import { Cancel } from '../lib/cancel.ts'
+// (or a place in its queue), under one cancellation for its deadline and its client
+// (lib/deadlines.ts).
 import type { CancelSignal } from '../lib/cancel.ts'
 import { overloaded } from '../http/overloaded.ts'
 import { ClientGoneError, DeadlineExceeded } from '../lib/abort-reasons.ts'
@@ -31,30 +31,5 @@ export function admitter (limiter: ConcurrencyLimiter, circuit: CircuitBreaker, 
       return refused(error, signal, probe)
     }
     return typeof slot === 'function' ? slot : slot.catch((error: unknown) => refused(error, signal, probe))
-  }
-}
-
-export interface Deadline {
-  /** Aborts with DeadlineExceeded at the deadline, or ClientGoneError when the client leaves. */
-  cancel: Cancel
-  /** Epoch ms. */
-  at: number
-  /** Stops the timer and stops listening to the client. */
-  dispose: () => void
-}
-
-export function deadline (timeoutMs: number, clientSignal: CancelSignal): Deadline {
-  const cancel = new Cancel()
-  const timer = setTimeout(() => cancel.abort(new DeadlineExceeded()), timeoutMs)
-  const onGone = (): void => cancel.abort(new ClientGoneError())
-  clientSignal.addEventListener('abort', onGone, { once: true })
-  if (clientSignal.aborted) onGone()
-  return {
-    cancel,
-    at: Date.now() + timeoutMs,
-    dispose: () => {
-      clearTimeout(timer)
-      clientSignal.removeEventListener('abort', onGone)
-    }
   }
 }

@@ -44,19 +44,20 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#limit = limit
     this.#resolve = resolve
     this.#reject = reject
-    signal.addEventListener('abort', this.#onAbort)
+    signal.addEventListener('abort', this)
   }
 
-  // Settles at once, even while the request still waits for a connection; undici is
-  // told as soon as it hands over the request's controller.
-  readonly #onAbort = (): void => {
+  // The signal aborted (the handler is its own listener: no closure per request). Settles
+  // at once, even while the request still waits for a connection; undici is told as soon
+  // as it hands over the request's controller.
+  handleEvent (): void {
     this.#fail(this.#signal.reason)
     this.#controller?.abort(this.#signal.reason as Error)
   }
 
   #done (): void {
     this.#settled = true
-    this.#signal.removeEventListener('abort', this.#onAbort)
+    this.#signal.removeEventListener('abort', this)
   }
 
   #fail (error: unknown): void {

@@ -10,7 +10,8 @@ import type { CancelSignal } from '../lib/cancel.ts'
 import type { KeyRing } from '../keys/key-ring.ts'
 import type { SecretScrubber } from '../lib/secrets.ts'
 import { ClientGoneError, isDeadline } from '../lib/abort-reasons.ts'
-import { admitter, deadline } from './admission.ts'
+import { admitter } from './admission.ts'
+import { Deadline } from '../lib/deadlines.ts'
 import type { AskClient } from './ask-client.ts'
 import { blameOf, verdictOf } from './circuit-breaker.ts'
 import type { Blame, CircuitBreaker } from './circuit-breaker.ts'
@@ -164,14 +165,14 @@ export function createMessageService (options: MessageServiceOptions): MessageSe
 
   async function send (request: MessageRequest): Promise<MessageResult> {
     const probe = circuit.admit()
-    const limit = deadline(timeoutMs, request.clientSignal)
+    const limit = new Deadline(timeoutMs, request.clientSignal)
     let release: (() => void) | undefined
     let handedOver = false
     try {
-      const slot = admit(limit.cancel, probe)
+      const slot = admit(limit, probe)
       release = typeof slot === 'function' ? slot : await slot
       budget.recordRequest()
-      const result = await attempts(request, limit.cancel, limit.at, probe, performance.now())
+      const result = await attempts(request, limit, limit.at, probe, performance.now())
       if (result.kind === 'stream') {
         // The slot is the stream's until it ends.
         handedOver = true

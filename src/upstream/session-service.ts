@@ -12,7 +12,8 @@ import type { CancelSignal } from '../lib/cancel.ts'
 import type { KeyRing } from '../keys/key-ring.ts'
 import { fingerprint } from '../lib/secrets.ts'
 import { ClientGoneError } from '../lib/abort-reasons.ts'
-import { admitter, deadline } from './admission.ts'
+import { admitter } from './admission.ts'
+import { Deadline } from '../lib/deadlines.ts'
 import { blameOf, verdictOf } from './circuit-breaker.ts'
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import type { ChatbotBreakers } from './chatbot-breakers.ts'
@@ -166,13 +167,13 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
   async function createSession (request: SessionRequest): Promise<CreatedSession> {
     chatbots.check(request.serialNumber)
     const probe = circuit.admit()
-    const limit = deadline(timeoutMs, request.clientSignal)
+    const limit = new Deadline(timeoutMs, request.clientSignal)
     let release: (() => void) | undefined
     try {
-      const slot = admit(limit.cancel, probe)
+      const slot = admit(limit, probe)
       release = typeof slot === 'function' ? slot : await slot
       budget.recordRequest()
-      return await attempts(request, limit.cancel, limit.at, probe)
+      return await attempts(request, limit, limit.at, probe)
     } finally {
       limit.dispose()
       release?.()

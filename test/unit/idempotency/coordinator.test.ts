@@ -8,7 +8,7 @@ import { Idempotency, REPLAYED_HEADER } from '../../../src/idempotency/coordinat
 import type { IdempotencyOptions } from '../../../src/idempotency/coordinator.ts'
 import { MemoryStore } from '../../../src/idempotency/memory-store.ts'
 import type { IdempotencyStore } from '../../../src/idempotency/types.ts'
-import type { CancelSignal } from '../../../src/lib/cancel.ts'
+import type { CancelListener, CancelSignal } from '../../../src/lib/cancel.ts'
 import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
 import { instantCalls, manualCalls, request, settle } from '../../helpers/idempotency-calls.ts'
 
@@ -295,7 +295,7 @@ test('a store that fails after the claim: the answer is still given, the error r
 /** A client signal that counts the listeners it holds. */
 function countedSignal () {
   const controller = new AbortController()
-  const held = new Set<() => void>()
+  const held = new Set<CancelListener>()
   const signal: CancelSignal = {
     get aborted () { return controller.signal.aborted },
     get reason () { return controller.signal.reason as unknown },

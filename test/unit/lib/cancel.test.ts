@@ -41,3 +41,15 @@ test('sleep resolves after its time, or rejects with the reason when aborted', a
   const signal = AbortSignal.abort(new Error('native'))
   await t.rejects(sleep(1, signal), { message: 'native' }, 'an AbortSignal works as well')
 })
+
+test('an object listener has its handleEvent called, and can be removed like a function', async (t) => {
+  const cancel = new Cancel()
+  const calls: string[] = []
+  const listener = { handleEvent (): void { calls.push(`object saw ${String(cancel.reason)}`) } }
+  const removed = { handleEvent (): void { calls.push('removed') } }
+  cancel.addEventListener('abort', listener)
+  cancel.addEventListener('abort', removed)
+  cancel.removeEventListener('abort', removed)
+  cancel.abort('why')
+  t.same(calls, ['object saw why'])
+})

@@ -46,7 +46,7 @@ test('a level set on it applies to it only, and its own children keep its bindin
   log.debug('now on')
   logger.debug('still off for the app')
   log.child({ client: 'shop' }).info('named')
-  log.silent()
+  ;(log as unknown as LazyChildLogger).silent()
   await flush()
   t.same(lines.map((line) => [line.msg, line.requestId, line.client]), [['now on', 'r-3', undefined], ['named', 'r-3', 'shop']])
 })
