@@ -3,7 +3,7 @@
 // the visitor's daily quota — then a
 // session is created upstream with the server's key and answered 201 with its id and a
 // session token bound to the caller, which authorises messages to it.
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler, preParsingHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preParsingHookHandler } from 'fastify'
 import { refuseInvalidToken } from '../guards/client-token.ts'
 import type { CancelSignal } from '../lib/cancel.ts'
 import { watchClient } from '../http/client-gone.ts'
@@ -15,7 +15,7 @@ import type { HeaderDoc } from '../http/problem-schema.ts'
 import { REPLAYED_HEADER } from '../idempotency/coordinator.ts'
 import type { Idempotency } from '../idempotency/coordinator.ts'
 import { IDEMPOTENCY_KEY_PATTERN, MIN_ANONYMOUS_KEY_CHARS, scopeOf } from '../idempotency/key.ts'
-import type { SessionService } from '../upstream/session-service.ts'
+import type { CreatedSession, SessionService } from '../upstream/session-service.ts'
 import { refusedOrNeverSent } from '../upstream/upstream-error.ts'
 import { bindingOf, MAX_TOKEN_CHARS } from '../tokens/session-tokens.ts'
 import type { SessionTokens } from '../tokens/session-tokens.ts'
@@ -127,6 +127,39 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
   const { sessions, idempotency, deadlineMs, defaultSerialNumber, tokens, quotas } = options
   const allowed = options.allowedSerialNumbers === undefined ? undefined : new Set(options.allowedSerialNumbers)
 
+  const ask = (request: FastifyRequest, serialNumber: string, signal: CancelSignal): Promise<CreatedSession> =>
+    sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
+
+  /** The 201 body for a created session (the request's outcome from now on), with its session token. */
+  function answerFor (request: FastifyRequest, serialNumber: string, created: CreatedSession): string {
+    request.outcome = created
+    const sessionToken = tokens.issue({
+      sessionId: created.sessionId,
+      serialNumber,
+      binding: bindingOf({ clientName: request.clientName, visitorId: request.visitorId, origin: request.headers.origin })
+    })
+    // The id's exact digits go out as a JSON number, even beyond 2^53-1.
+    return `{"sessionId":${created.sessionId},"sessionToken":"${sessionToken}"}`
+  }
+
+  /**
+   * With daily quotas: spent for a session the upstream may have created; its refusal, or
+   * no call at all, gives it back, while a timeout or a client that left after sending does not.
+   */
+  async function createWithQuota (request: FastifyRequest, reply: FastifyReply, serialNumber: string, signal: CancelSignal): Promise<string> {
+    const spent = await (quotas as Quotas).spend('sessions', identityOf(request))
+    let created
+    try {
+      created = await ask(request, serialNumber, signal)
+    } catch (error) {
+      if (refusedOrNeverSent(error)) await spent?.refund()
+      throw error
+    }
+    // No quota applied (none for sessions, or its store failed under `open`): no headers.
+    if (spent !== undefined) reply.headers(quotaHeaders(spent.state))
+    return answerFor(request, serialNumber, created)
+  }
+
   // With a default chatbot, a POST without any body stands for `{}`.
   const useDefaultForNoBody = defaultSerialNumber === undefined
     ? undefined
@@ -149,40 +182,25 @@ export function sessionRoutes (app: FastifyInstance, options: SessionRouteOption
     if (allowed !== undefined && !allowed.has(serialNumber)) throw new ProblemError('SERIAL_NUMBER_NOT_ALLOWED')
 
     const client = watchClient(reply)
-    // The body, built once: a replay answers the same session with the same token.
-    const create = async (signal: CancelSignal): Promise<string> => {
-      // Spent for a session the upstream may have created: its refusal, or no call at all,
-      // gives it back; a timeout or a client that left after sending does not.
-      const spent = await quotas?.spend('sessions', identityOf(request))
-      let created
-      try {
-        created = await sessions.createSession({ serialNumber, requestId: request.id, clientSignal: signal, log: request.log })
-      } catch (error) {
-        if (refusedOrNeverSent(error)) await spent?.refund()
-        throw error
-      }
-      if (spent !== undefined) reply.headers(quotaHeaders(spent.state))
-      request.outcome = created
-      const sessionToken = tokens.issue({
-        sessionId: created.sessionId,
-        serialNumber,
-        binding: bindingOf({ clientName: request.clientName, visitorId: request.visitorId, origin: request.headers.origin })
-      })
-      // The id's exact digits go out as a JSON number, even beyond 2^53-1.
-      return `{"sessionId":${created.sessionId},"sessionToken":"${sessionToken}"}`
-    }
     const key = request.headers['idempotency-key']
     let body: string
     try {
       if (key === undefined) {
-        body = await create(client.signal)
+        // The usual request awaits the service itself: no frame of its own waits on the upstream.
+        body = quotas === undefined
+          ? answerFor(request, serialNumber, await ask(request, serialNumber, client.signal))
+          : await createWithQuota(request, reply, serialNumber, client.signal)
       } else {
         if (request.clientName === null && key.length < MIN_ANONYMOUS_KEY_CHARS) {
           throw new ProblemError('VALIDATION_FAILED', `An anonymous Idempotency-Key must have at least ${MIN_ANONYMOUS_KEY_CHARS} characters: use a random one, such as a UUID.`)
         }
         const scope = scopeOf(request, request.ip, request.headers.origin, request.headers['user-agent'])
+        // The body, built once: a replay answers the same session with the same token.
+        const call = quotas === undefined
+          ? async (signal: CancelSignal) => answerFor(request, serialNumber, await ask(request, serialNumber, signal))
+          : async (signal: CancelSignal) => await createWithQuota(request, reply, serialNumber, signal)
         const answer = await idempotency.run({
-          scope, key, fingerprint: `chatbot:${serialNumber}`, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call: create
+          scope, key, fingerprint: `chatbot:${serialNumber}`, clientSignal: client.signal, deadlineAt: Date.now() + deadlineMs, call
         })
         body = answer.body
         if (answer.replayed) reply.header(REPLAYED_HEADER, 'true')

@@ -7,8 +7,8 @@ import type { CancelSignal } from '../lib/cancel.ts'
 import type { SecretScrubber } from '../lib/secrets.ts'
 import { ClientGoneError, isDeadline } from '../lib/abort-reasons.ts'
 import { classifyAnswer, classifyFailure } from './classify.ts'
-import type { UpstreamAnswer } from './classify.ts'
 import { exchange } from './exchange.ts'
+import type { Settle } from './exchange.ts'
 
 export const SESSION_PATH = '/chat/Chatbot/GetSession'
 /** Larger upstream bodies are not JSON we want: they are refused unread. */
@@ -56,25 +56,20 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
   // Built once: only the key, the request id and the body change per request.
   const fixedHeaders = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': userAgent }
 
-  function send (request: AttemptRequest, signal: CancelSignal): Promise<UpstreamAnswer> {
+  // Classified by the exchange's handler: no async function per attempt waits on the upstream.
+  const settle: Settle<string> = {
+    answer: (answer) => classifyAnswer(answer, scrubber),
+    failure: (error, signal) => signal.aborted && !isDeadline(signal) ? new ClientGoneError() : classifyFailure(error, isDeadline(signal))
+  }
+
+  function attempt (request: AttemptRequest, signal: CancelSignal): Promise<string> {
     return exchange(dispatcher, {
       origin: baseUrl,
       path: SESSION_PATH,
       headers: { authorization: request.key, ...fixedHeaders, 'x-request-id': request.requestId },
       body: JSON.stringify({ serialNumber: request.serialNumber }),
       maxBodyBytes: MAX_UPSTREAM_BODY_BYTES
-    }, signal)
-  }
-
-  async function attempt (request: AttemptRequest, signal: CancelSignal): Promise<string> {
-    let answer: UpstreamAnswer
-    try {
-      answer = await send(request, signal)
-    } catch (error) {
-      if (signal.aborted && !isDeadline(signal)) throw new ClientGoneError()
-      throw classifyFailure(error, isDeadline(signal))
-    }
-    return classifyAnswer(answer, scrubber)
+    }, signal, settle)
   }
 
   return {

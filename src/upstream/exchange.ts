@@ -2,7 +2,9 @@
 // chunks straight into a buffer: no Readable stream, async resource or abort-signal
 // adapter per request, which undici's request() creates and this proxy never needs
 // (every answer is a small JSON envelope, read whole). Bodies past the byte limit are
-// refused unread: the connection is dropped, so a huge body costs no memory.
+// refused unread: the connection is dropped, so a huge body costs no memory. A caller may
+// pass how to settle (`Settle`): the outcome is then classified in the handler itself, so
+// the caller needs no async function of its own suspended across the upstream wait.
 import type { Dispatcher } from 'undici'
 import type { CancelSignal } from '../lib/cancel.ts'
 import { afterSending } from './classify.ts'
@@ -24,13 +26,26 @@ class BodyTooLarge extends Error {
   }
 }
 
+/**
+ * Turns the outcome into the caller's: `answer` returns its value or throws the error to
+ * reject with; `failure` gives the error to reject with for a transport failure or an abort.
+ */
+export interface Settle<T> {
+  answer: (answer: UpstreamAnswer) => T
+  failure: (error: unknown, signal: CancelSignal) => unknown
+}
+
+/** The outcome as it is: the answer, or undici's error, or the signal's reason. */
+const AS_IS: Settle<UpstreamAnswer> = { answer: (answer) => answer, failure: (error) => error }
+
 /** A redirect is an error whose body is of no use: it is discarded, so the socket is reused. */
 const isRedirect = (status: number): boolean => status >= 300 && status < 400
 
-class ExchangeHandler implements Dispatcher.DispatchHandler {
+class ExchangeHandler<T> implements Dispatcher.DispatchHandler {
   readonly #signal: CancelSignal
   readonly #limit: number
-  readonly #resolve: (answer: UpstreamAnswer) => void
+  readonly #settle: Settle<T>
+  readonly #resolve: (value: T) => void
   readonly #reject: (error: unknown) => void
   #controller: Dispatcher.DispatchController | undefined
   #settled = false
@@ -39,9 +54,10 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = []
   #size = 0
 
-  constructor (signal: CancelSignal, limit: number, resolve: (answer: UpstreamAnswer) => void, reject: (error: unknown) => void) {
+  constructor (signal: CancelSignal, limit: number, settle: Settle<T>, resolve: (value: T) => void, reject: (error: unknown) => void) {
     this.#signal = signal
     this.#limit = limit
+    this.#settle = settle
     this.#resolve = resolve
     this.#reject = reject
     signal.addEventListener('abort', this)
@@ -63,13 +79,26 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   #fail (error: unknown): void {
     if (this.#settled) return
     this.#done()
-    this.#reject(error)
+    let reason
+    try {
+      reason = this.#settle.failure(error, this.#signal)
+    } catch (bug) {
+      reason = bug
+    }
+    this.#reject(reason)
   }
 
   #answer (body: string | undefined): void {
     if (this.#settled) return
     this.#done()
-    this.#resolve({ status: this.#status, headers: this.#headers, body })
+    let value
+    try {
+      value = this.#settle.answer({ status: this.#status, headers: this.#headers, body })
+    } catch (error) {
+      this.#reject(error)
+      return
+    }
+    this.#resolve(value)
   }
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
@@ -110,12 +139,21 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
 
 /**
  * Sends one request on `dispatcher` and resolves to the whole answer, or rejects with
- * undici's error, or with `signal.reason` as soon as the signal aborts.
+ * undici's error, or with `signal.reason` as soon as the signal aborts; with `settle`, to
+ * what it makes of each.
  */
-export function exchange (dispatcher: Dispatcher, request: ExchangeRequest, signal: CancelSignal): Promise<UpstreamAnswer> {
-  if (signal.aborted) return Promise.reject(signal.reason)
+export function exchange (dispatcher: Dispatcher, request: ExchangeRequest, signal: CancelSignal): Promise<UpstreamAnswer>
+export function exchange<T> (dispatcher: Dispatcher, request: ExchangeRequest, signal: CancelSignal, settle: Settle<T>): Promise<T>
+export function exchange<T> (dispatcher: Dispatcher, request: ExchangeRequest, signal: CancelSignal, settle = AS_IS as Settle<T>): Promise<T> {
+  if (signal.aborted) {
+    try {
+      return Promise.reject(settle.failure(signal.reason, signal))
+    } catch (bug) {
+      return Promise.reject(bug)
+    }
+  }
   return new Promise((resolve, reject) => {
-    const handler = new ExchangeHandler(signal, request.maxBodyBytes, resolve, reject)
+    const handler = new ExchangeHandler(signal, request.maxBodyBytes, settle, resolve, reject)
     try {
       dispatcher.dispatch({ origin: request.origin, path: request.path, method: 'POST', headers: request.headers, body: request.body }, handler)
     } catch (error) {

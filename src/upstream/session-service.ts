@@ -87,96 +87,109 @@ export function createSessionService (options: SessionServiceOptions): SessionSe
 
   const admit = admitter(limiter, circuit, observer.overloaded)
 
-  async function attempts (request: SessionRequest, signal: CancelSignal, deadlineAt: number, firstProbe: boolean): Promise<CreatedSession> {
-    const { log } = request
-    let key = keys.current
-    let refusedKey: string | undefined
-    let probe = firstProbe
-    let retriesDone = 0
-    let last: UpstreamError | undefined
-    let retryReason: RetryReason | undefined
-    for (let attempt = 1; ; attempt++) {
-      if (last !== undefined) {
-        // The circuit may have opened meanwhile: then the last answer stands.
-        try { probe = circuit.admit() } catch { throw last }
-      }
-      const started = performance.now()
-      try {
-        const upstreamRequest = { serialNumber: request.serialNumber, requestId: request.requestId, key }
-        const sessionId = traceAttempt === undefined
-          ? await client.attempt(upstreamRequest, signal)
-          : await traceAttempt({ attempt, retryReason }, () => client.attempt(upstreamRequest, signal))
-        circuit.record('healthy', probe)
-        evidence.recordSuccess(key, request.serialNumber)
-        chatbots.recordSuccess(request.serialNumber)
-        observer.attempt('success', performance.now() - started)
-        log.debug({ attempt, outcome: 'success' }, 'upstream attempt')
-        if (refusedKey !== undefined) {
-          keys.promote(refusedKey, key)
-          log.warn({ refused: fingerprint(refusedKey), current: fingerprint(key) }, 'API key refused upstream; the next key worked and is now current')
+  /** Every attempt, under the deadline and in the slot; ends them both, whatever the outcome. */
+  async function attempts (request: SessionRequest, signal: Deadline, firstProbe: boolean, release: () => void): Promise<CreatedSession> {
+    const deadlineAt = signal.at
+    try {
+      budget.recordRequest()
+      const { log } = request
+      let key = keys.current
+      let refusedKey: string | undefined
+      let probe = firstProbe
+      let retriesDone = 0
+      let last: UpstreamError | undefined
+      let retryReason: RetryReason | undefined
+      for (let attempt = 1; ; attempt++) {
+        if (last !== undefined) {
+          // The circuit may have opened meanwhile: then the last answer stands.
+          try { probe = circuit.admit() } catch { throw last }
         }
-        return { sessionId, attempts: attempt }
-      } catch (error) {
-        const elapsed = performance.now() - started
-        if (!(error instanceof UpstreamError)) {
-          circuit.record('abandoned', probe)
-          if (error instanceof ClientGoneError) observer.attempt('client_gone', elapsed)
-          throw error
-        }
-        const blame = blameOf(error.code, evidence.worksFor(key, request.serialNumber))
-        circuit.record(verdictOf(blame, probe), probe)
-        if (blame === 'key') observer.keyRefused?.()
-        last = error
-        observer.attempt(error.code, elapsed)
-        error.facts.attempts = attempt
-        if (error.code === 'UPSTREAM_AUTH_FAILED') error.facts.keyFingerprint = fingerprint(key)
-        log.debug({ attempt, outcome: error.code, cause: error.facts.cause, httpStatus: error.facts.httpStatus }, 'upstream attempt')
-
-        // The next key is tried when the key is to blame, or once per chatbot while the key
-        // has not worked at all (a start with a revoked key); it becomes current only if it works.
-        const next = keys.next
-        if (error.code === 'UPSTREAM_AUTH_FAILED' && refusedKey === undefined && next !== undefined && next !== key &&
-          (blame === 'key' || (!evidence.keyProven(key) && evidence.mayTryNextKey(request.serialNumber)))) {
-          refusedKey = key
-          key = next
-          retryReason = 'next_key'
-          observer.retry(retryReason)
-          continue
-        }
-        if (blame === 'chatbot') chatbots.recordFailure(request.serialNumber, error)
-        const wait = retryWait(error, retriesDone + 1)
-        if (wait === undefined || retriesDone >= retries) throw error
-        if (Date.now() + wait.ms + Math.max(MIN_ATTEMPT_MS, elapsed) > deadlineAt) throw error
-        if (!budget.tryRetry()) {
-          log.debug('retry budget spent')
-          throw error
-        }
-        retriesDone++
-        retryReason = wait.reason
-        observer.retry(retryReason)
+        const started = performance.now()
         try {
-          await pause(wait.ms, signal)
-        } catch {
-          if (signal.reason instanceof ClientGoneError) throw new ClientGoneError()
-          throw error
+          const upstreamRequest = { serialNumber: request.serialNumber, requestId: request.requestId, key }
+          const sessionId = traceAttempt === undefined
+            ? await client.attempt(upstreamRequest, signal)
+            : await traceAttempt({ attempt, retryReason }, () => client.attempt(upstreamRequest, signal))
+          circuit.record('healthy', probe)
+          evidence.recordSuccess(key, request.serialNumber)
+          chatbots.recordSuccess(request.serialNumber)
+          observer.attempt('success', performance.now() - started)
+          log.debug({ attempt, outcome: 'success' }, 'upstream attempt')
+          if (refusedKey !== undefined) {
+            keys.promote(refusedKey, key)
+            log.warn({ refused: fingerprint(refusedKey), current: fingerprint(key) }, 'API key refused upstream; the next key worked and is now current')
+          }
+          return { sessionId, attempts: attempt }
+        } catch (error) {
+          const elapsed = performance.now() - started
+          if (!(error instanceof UpstreamError)) {
+            circuit.record('abandoned', probe)
+            if (error instanceof ClientGoneError) observer.attempt('client_gone', elapsed)
+            throw error
+          }
+          const blame = blameOf(error.code, evidence.worksFor(key, request.serialNumber))
+          circuit.record(verdictOf(blame, probe), probe)
+          if (blame === 'key') observer.keyRefused?.()
+          last = error
+          observer.attempt(error.code, elapsed)
+          error.facts.attempts = attempt
+          if (error.code === 'UPSTREAM_AUTH_FAILED') error.facts.keyFingerprint = fingerprint(key)
+          log.debug({ attempt, outcome: error.code, cause: error.facts.cause, httpStatus: error.facts.httpStatus }, 'upstream attempt')
+
+          // The next key is tried when the key is to blame, or once per chatbot while the key
+          // has not worked at all (a start with a revoked key); it becomes current only if it works.
+          const next = keys.next
+          if (error.code === 'UPSTREAM_AUTH_FAILED' && refusedKey === undefined && next !== undefined && next !== key &&
+            (blame === 'key' || (!evidence.keyProven(key) && evidence.mayTryNextKey(request.serialNumber)))) {
+            refusedKey = key
+            key = next
+            retryReason = 'next_key'
+            observer.retry(retryReason)
+            continue
+          }
+          if (blame === 'chatbot') chatbots.recordFailure(request.serialNumber, error)
+          const wait = retryWait(error, retriesDone + 1)
+          if (wait === undefined || retriesDone >= retries) throw error
+          if (Date.now() + wait.ms + Math.max(MIN_ATTEMPT_MS, elapsed) > deadlineAt) throw error
+          if (!budget.tryRetry()) {
+            log.debug('retry budget spent')
+            throw error
+          }
+          retriesDone++
+          retryReason = wait.reason
+          observer.retry(retryReason)
+          try {
+            await pause(wait.ms, signal)
+          } catch {
+            if (signal.reason instanceof ClientGoneError) throw new ClientGoneError()
+            throw error
+          }
         }
       }
+    } finally {
+      signal.dispose()
+      release()
     }
   }
 
-  async function createSession (request: SessionRequest): Promise<CreatedSession> {
-    chatbots.check(request.serialNumber)
-    const probe = circuit.admit()
-    const limit = new Deadline(timeoutMs, request.clientSignal)
-    let release: (() => void) | undefined
+  // Not async: with a free slot (the usual case) the request's only frame waiting on the
+  // upstream is attempts(); a refusal before it still rejects, never throws.
+  function createSession (request: SessionRequest): Promise<CreatedSession> {
+    let limit: Deadline | undefined
     try {
+      chatbots.check(request.serialNumber)
+      const probe = circuit.admit()
+      limit = new Deadline(timeoutMs, request.clientSignal)
       const slot = admit(limit, probe)
-      release = typeof slot === 'function' ? slot : await slot
-      budget.recordRequest()
-      return await attempts(request, limit, limit.at, probe)
-    } finally {
-      limit.dispose()
-      release?.()
+      if (typeof slot === 'function') return attempts(request, limit, probe, slot)
+      const queued = limit
+      return slot.then((release) => attempts(request, queued, probe, release), (error: unknown) => {
+        queued.dispose()
+        throw error
+      })
+    } catch (error) {
+      limit?.dispose()
+      return Promise.reject(error)
     }
   }
 

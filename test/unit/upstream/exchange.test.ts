@@ -6,6 +6,8 @@ import { test } from 'tap'
 import type { Test } from 'tap'
 import { Pool } from 'undici'
 import { exchange } from '../../../src/upstream/exchange.ts'
+import { Cancel } from '../../../src/lib/cancel.ts'
+import type { CancelSignal } from '../../../src/lib/cancel.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -100,4 +102,28 @@ test('network failures reject with undici\'s error', async (t) => {
   const refused = new Pool('http://127.0.0.1:1')
   t.teardown(() => refused.destroy())
   await t.rejects(send(refused), { code: 'ECONNREFUSED' })
+})
+
+test('with settle: the answer is resolved as settle makes it, or rejected with what it throws', async (t) => {
+  const { pool } = await serve(t, (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}') })
+  const signal = new Cancel()
+  const request = { origin: 'http://unused', path: '/x', headers: {}, body: '{}', maxBodyBytes: 1024 }
+  const settled = await exchange(pool, request, signal, { answer: (answer) => `${answer.status}:${answer.body}`, failure: () => new Error('unused') })
+  t.equal(settled, '200:{"a":1}')
+  await t.rejects(exchange(pool, request, signal, { answer: () => { throw new Error('not a session') }, failure: (error) => error }), { message: 'not a session' })
+})
+
+test('with settle: a failure or an abort rejects with what settle makes of it, even if settle itself throws', async (t) => {
+  const request = { origin: 'http://unused', path: '/x', headers: {}, body: '{}', maxBodyBytes: 1024 }
+  const { pool } = await serve(t, (_req, res) => { res.destroy() })
+  const seen: unknown[] = []
+  const settle = { answer: () => 'unused', failure: (error: unknown, signal: CancelSignal) => { seen.push(signal.aborted); return new Error(`classified: ${(error as Error).name}`) } }
+  await t.rejects(exchange(pool, request, new Cancel(), settle), { message: /^classified: / })
+  const gone = new Cancel()
+  gone.abort(new Error('client left'))
+  await t.rejects(exchange(pool, request, gone, settle), { message: 'classified: Error' }, 'already aborted: settled at once')
+  t.same(seen, [false, true])
+  const broken = { answer: () => 'unused', failure: () => { throw new Error('a bug in settle') } }
+  await t.rejects(exchange(pool, request, new Cancel(), broken), { message: 'a bug in settle' })
+  await t.rejects(exchange(pool, request, gone, broken), { message: 'a bug in settle' }, 'already aborted, and settle throws')
 })
