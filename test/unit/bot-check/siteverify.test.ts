@@ -109,3 +109,13 @@ test('a large error body unread would hold the connection: it is dumped, and the
   t.match(await Promise.race([read('/200'), stalled]), { kind: 'siteverify', success: true })
   clearTimeout(timer)
 })
+
+test('an announced body past the cap is refused unread, its connection closed, and the next answer served', async (t) => {
+  const { read, connections } = await serve(t, {
+    '/huge': send(200, JSON.stringify({ success: true, pad: 'x'.repeat(512 * 1024) })),
+    '/200': send(200, '{"success":true}')
+  })
+  t.same(await read('/huge'), { kind: 'unusable', cause: 'bad_response', retry: false })
+  t.match(await read('/200'), { kind: 'siteverify', success: true }, 'the next one is served')
+  t.equal(connections(), 2, 'the oversized answer\'s connection was closed, not reused')
+})

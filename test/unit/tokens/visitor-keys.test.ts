@@ -196,6 +196,21 @@ test('attack: while the host fails, an old set is refreshed at most once per coo
   t.equal(jwks.fetches(), 3, 'and the next one a cooldown later')
 })
 
+test('a set of exactly the size cap is read; one byte more is too large', async (t) => {
+  const key = await signer('k1')
+  const set = JSON.stringify({ keys: [key.jwk] })
+  const fill = (size: number): string => set.slice(0, -1) + ' '.repeat(size - set.length) + '}'
+  const jwks = await jwksServer(t)
+  for (const [size, started, errors] of [[MAX_JWKS_BYTES, true, []], [MAX_JWKS_BYTES + 1, false, ['too_large']]] as const) {
+    jwks.serve({ raw: fill(size) })
+    const seen: string[] = []
+    const keys = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, onFetchError: (cause) => seen.push(cause) })
+    t.equal(await keys.start(), started, `${size} bytes`)
+    keys.close()
+    t.same(seen, errors)
+  }
+})
+
 test('the set is asked for with GET; ready says whether one arrived; close stops the retries', async (t) => {
   const methods: string[] = []
   const server = createServer((request, response) => { methods.push(request.method!); response.writeHead(503).end() })
