@@ -5,7 +5,22 @@ import { Deadline } from '../../../src/lib/deadlines.ts'
 import { ClientGoneError, DeadlineExceeded } from '../../../src/lib/abort-reasons.ts'
 import { until } from '../../helpers/waiting.ts'
 
-const aborted = (deadline: Deadline): Promise<unknown> => new Promise((resolve) => deadline.addEventListener('abort', () => resolve(deadline.reason)))
+/**
+ * The deadline's reason once it aborts; fails after `capMs`. The cap's own timer keeps the
+ * process alive, so a deadline whose timer was lost fails here instead of leaving the
+ * event loop empty (a test runner may read that as a pass).
+ */
+async function aborted (deadline: Deadline, capMs = 5000): Promise<unknown> {
+  let cap: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      new Promise((resolve) => deadline.addEventListener('abort', () => resolve(deadline.reason))),
+      new Promise((_resolve, reject) => { cap = setTimeout(() => reject(new Error('the deadline never aborted')), capMs) })
+    ])
+  } finally {
+    clearTimeout(cap)
+  }
+}
 
 test('a deadline aborts with DeadlineExceeded once its time has passed, never before', async (t) => {
   const client = new Cancel()

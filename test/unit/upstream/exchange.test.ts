@@ -127,3 +127,31 @@ test('with settle: a failure or an abort rejects with what settle makes of it, e
   await t.rejects(exchange(pool, request, new Cancel(), broken), { message: 'a bug in settle' })
   await t.rejects(exchange(pool, request, gone, broken), { message: 'a bug in settle' }, 'already aborted, and settle throws')
 })
+
+test('a body of exactly the limit is read, announced or streamed; one byte more is not', async (t) => {
+  const sizes = new Map([['/announced-exact', 1024], ['/announced-over', 1025], ['/streamed-exact', 1024], ['/streamed-over', 1025]])
+  const { pool } = await serve(t, (req, res) => {
+    const size = sizes.get(req.url!)!
+    if (req.url!.startsWith('/announced')) {
+      res.writeHead(200, { 'content-length': String(size) }).end('a'.repeat(size))
+    } else {
+      res.writeHead(200) // chunked: no length announced
+      res.write('s'.repeat(512))
+      setTimeout(() => res.end('s'.repeat(size - 512)), 5)
+    }
+  })
+  const at = (path: string) => exchange(pool, { origin: 'http://unused', path, headers: {}, body: '{}', maxBodyBytes: 1024 }, new AbortController().signal)
+  t.equal((await at('/announced-exact')).body, 'a'.repeat(1024))
+  t.equal((await at('/announced-over')).body, undefined)
+  t.equal((await at('/streamed-exact')).body, 's'.repeat(1024))
+  t.equal((await at('/streamed-over')).body, undefined)
+})
+
+test('every 3xx, from 300 to 399, is a redirect answered without its body; 299 and 400 are read', async (t) => {
+  const { pool } = await serve(t, (req, res) => { res.writeHead(Number(req.url!.slice(1))).end('the body') })
+  const at = async (status: number) => (await exchange(pool, { origin: 'http://unused', path: `/${status}`, headers: {}, body: '{}', maxBodyBytes: 1024 }, new AbortController().signal)).body
+  t.equal(await at(300), '')
+  t.equal(await at(399), '')
+  t.equal(await at(299), 'the body')
+  t.equal(await at(400), 'the body')
+})
