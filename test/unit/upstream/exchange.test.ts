@@ -6,6 +6,8 @@ import { test } from 'tap'
 import type { Test } from 'tap'
 import { Pool } from 'undici'
 import { exchange } from '../../../src/upstream/exchange.ts'
+import { classifyFailure } from '../../../src/upstream/classify.ts'
+import { until } from '../../helpers/waiting.ts'
 import { Cancel } from '../../../src/lib/cancel.ts'
 import type { CancelSignal } from '../../../src/lib/cancel.ts'
 
@@ -154,4 +156,31 @@ test('every 3xx, from 300 to 399, is a redirect answered without its body; 299 a
   t.equal(await at(399), '')
   t.equal(await at(299), 'the body')
   t.equal(await at(400), 'the body')
+})
+
+test('a request aborted while it waits for the connection is never sent, once the connection frees', async (t) => {
+  let requests = 0
+  let answerFirst = (): void => {}
+  const { pool } = await serve(t, (_req, res) => {
+    requests++
+    answerFirst = () => { res.writeHead(200).end('{}') }
+  })
+  const busy = send(pool)
+  const queued = new AbortController()
+  const waiting = send(pool, queued.signal)
+  queued.abort(new Error('client left'))
+  await t.rejects(waiting, { message: 'client left' })
+  await until(() => requests === 1, 'the first request arrived')
+  answerFirst()
+  t.equal((await busy).status, 200)
+  // A request that went out now would be on the freed connection at once: give it the time to arrive.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(requests, 1, 'the aborted request never reached the upstream')
+})
+
+test('a connection refused is a failure before sending: classified as not sent', async (t) => {
+  const refused = new Pool('http://127.0.0.1:1')
+  t.teardown(() => refused.destroy())
+  const error = await send(refused).catch((caught: unknown) => caught)
+  t.equal(classifyFailure(error, false).facts.notSent, true)
 })
