@@ -116,3 +116,15 @@ test('a timer that fires before a fractional due time is set again, and the dead
   a.dispose()
   b.dispose()
 })
+
+test('a deadline disposed of after it expired leaves the later ones of its list waiting', async (t) => {
+  const client = new Cancel()
+  const expired = new Deadline(10, client)
+  await sleep(5)
+  const later = new Deadline(10, client)
+  t.type(await aborted(expired), DeadlineExceeded)
+  t.equal(later.aborted, false, 'not due yet')
+  expired.dispose()
+  t.type(await aborted(later), DeadlineExceeded, 'still ends: the list was not emptied by the late dispose')
+  later.dispose()
+})
