@@ -31,7 +31,7 @@ import { summariseHeapProfile } from './profile-report.ts'
 import { canPin, freePort, pinSelf, start } from './processes.ts'
 import { watchRss } from './rss.ts'
 import { SLOW_CONNECTIONS, SLOW_RAMP_S } from './scenarios.ts'
-import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS } from './targets.ts'
+import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SLOW_POOL, SLOW_UPSTREAM_MS, startSimulator } from './targets.ts'
 import type { ServerKind } from './targets.ts'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
@@ -102,16 +102,7 @@ export async function allocationProfile (write: (text: string) => void): Promise
   const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')
   const dir = `${RESULTS}alloc-${stamp}`
   mkdirSync(dir, { recursive: true })
-  const simPort = await freePort()
-  const delay = String(positive(process.env, 'PROFILE_DELAY_MS', SLOW_UPSTREAM_MS, true))
-  const sim = await start({
-    name: 'simulator',
-    script: SIMULATOR,
-    cwd: dir,
-    port: simPort,
-    cpu: pinned ? 0 : undefined,
-    env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: delay }
-  })
+  const sim = await startSimulator({ cwd: dir, delayMs: positive(process.env, 'PROFILE_DELAY_MS', SLOW_UPSTREAM_MS, true), cpu: pinned ? 0 : undefined })
   const settings = {
     dir,
     simUrl: sim.url,

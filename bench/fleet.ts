@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { freePort, inBatches, start } from './processes.ts'
 import type { Child } from './processes.ts'
 import {
-  ALLOWED_ORIGIN, BODY, DISALLOWED_ORIGIN, LABELS, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, SLOW_POOL, SLOW_UPSTREAM_MS,
+  ALLOWED_ORIGIN, BODY, DISALLOWED_ORIGIN, LABELS, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, simulatorEnv, SLOW_POOL, SLOW_UPSTREAM_MS,
   VISITOR_FRESH_LABEL, VISITOR_LABEL, visitorIdentity
 } from './targets.ts'
 import type { ServerKind, Target } from './targets.ts'
@@ -58,8 +58,7 @@ export class Fleet {
 
   async #simulator (name: string, delayMs: number): Promise<{ child: Child, control: UpstreamControl }> {
     const port = await freePort()
-    const env = { SIM_PORT: String(port), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(delayMs) }
-    const child = await this.#spawn(name, SIMULATOR, port, env, this.#options.pinning?.load)
+    const child = await this.#spawn(name, SIMULATOR, port, simulatorEnv(port, delayMs), this.#options.pinning?.load)
     const control = upstreamControl(child.url)
     this.#controls.push(control)
     return { child, control }

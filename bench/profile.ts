@@ -22,7 +22,7 @@ import { canPin, freePort, pinSelf, start } from './processes.ts'
 import { cpus } from 'node:os'
 import { summariseProfile } from './profile-report.ts'
 import { allocationProfile } from './allocation.ts'
-import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, SIMULATOR, visitorIdentity } from './targets.ts'
+import { ALLOWED_ORIGIN, BODY, oursEnv, peerEnv, PRODUCTION_NODE_ARGS, SERVERS, SIM_KEY, startSimulator, visitorIdentity } from './targets.ts'
 import type { ServerKind } from './targets.ts'
 import { THROUGHPUT_CONNECTIONS } from './scenarios.ts'
 
@@ -42,15 +42,7 @@ async function main (): Promise<void> {
   const dir = `${RESULTS}profile-${kind}-${stamp}`
   mkdirSync(dir, { recursive: true })
 
-  const simPort = await freePort()
-  const sim = await start({
-    name: 'simulator',
-    script: SIMULATOR,
-    cwd: dir,
-    port: simPort,
-    cpu: pinned ? 0 : undefined,
-    env: { SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(process.env.PROFILE_DELAY_MS ?? 0) }
-  })
+  const sim = await startSimulator({ cwd: dir, delayMs: Number(process.env.PROFILE_DELAY_MS ?? 0), cpu: pinned ? 0 : undefined })
   const port = await freePort()
   const visitorMode = process.env.PROFILE_VISITOR
   const visitor = visitorMode === undefined ? undefined : await visitorIdentity()

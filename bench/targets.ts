@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { SignJWT } from 'jose'
 import { PRODUCTION_ENV } from '../deploy/production.ts'
-import { freePort } from './processes.ts'
+import { freePort, start } from './processes.ts'
 import type { Child } from './processes.ts'
 import type { UpstreamControl } from './upstream-stats.ts'
 
@@ -20,6 +20,17 @@ export const SERVERS = {
 }
 
 export const SIM_KEY = 'sim-key-0123456789abcdef'
+
+/** The simulated upstream's settings: loopback, the benchmark's key, `delayMs` before each answer. */
+export function simulatorEnv (port: number, delayMs: number): Record<string, string> {
+  return { SIM_PORT: String(port), SIM_HOST: '127.0.0.1', SIM_API_KEY: SIM_KEY, SIM_DELAY_MS: String(delayMs) }
+}
+
+/** One simulated upstream as a process of its own (the profiles' single upstream). */
+export async function startSimulator (options: { cwd: string, delayMs: number, cpu: number | undefined }): Promise<Child> {
+  const port = await freePort()
+  return await start({ name: 'simulator', script: SIMULATOR, cwd: options.cwd, port, cpu: options.cpu, env: simulatorEnv(port, options.delayMs) })
+}
 export const SLOW_UPSTREAM_MS = 200
 export const SLOW_POOL = 1000
 export const ALLOWED_ORIGIN = 'https://shop.example'
