@@ -17,6 +17,9 @@ export interface RedisTlsOptions {
 // Node's and OpenSSL's codes for a TLS handshake or certificate failure.
 const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/
 
+/** Whether a connection error's code says the TLS handshake or the certificate failed. */
+export const isTlsFailure = (code: string): boolean => TLS_FAILURE.test(code)
+
 export function createRedis (url: string, log: FastifyBaseLogger, options: RedisTlsOptions = {}): Redis {
   const redis = new Redis(url, {
     // rediss:// alone turns TLS on with the system's CAs; a private CA replaces them.
@@ -43,7 +46,7 @@ export function createRedis (url: string, log: FastifyBaseLogger, options: Redis
   })
   redis.on('error', (error: Error & { code?: string }) => {
     const code = error.code ?? ''
-    if (TLS_FAILURE.test(code)) {
+    if (isTlsFailure(code)) {
       // The message names the certificate's problem (and host), never the URL or its password.
       if (tlsFailure !== code) log.error({ code, reason: error.message }, 'redis TLS connection failed: check REDIS_URL\'s host and REDIS_TLS_CA_FILE')
       tlsFailure = code

@@ -4,7 +4,7 @@
 // fetched" told apart from "unknown kid". The clock is moved by hand.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose'
 import type { JWK } from 'jose'
 import { Agent } from 'undici'
 import { test } from 'tap'
@@ -265,4 +265,68 @@ test('a fetch that outlasts its timeout, or a host that refuses the connection, 
   t.equal(await refused.start(), false)
   refused.close()
   t.same(errors, ['timeout', 'ECONNREFUSED'])
+})
+
+/** A set whose start failed (the host answers 503), with its background retry stopped, on a clock moved by hand. */
+async function neverFetched (t: Test) {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  jwks.serve({ status: 503 })
+  const time = clock()
+  const set = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, now: time.now })
+  t.teardown(() => set.close())
+  t.equal(await set.start(), false)
+  // Only the lookups fetch from here on: the retry that the failure scheduled is cancelled.
+  set.close()
+  jwks.serve({ keys: [key.jwk] })
+  const verify = async () => await jwtVerify(await key.sign(time.now()), set.lookup, { issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(time.now()) })
+  return { jwks, key, time, set, verify }
+}
+
+test('never fetched: a lookup tries the host again once the retry interval (doubled by the failure) has passed on the clock, not before', async (t) => {
+  const { jwks, time, set, verify } = await neverFetched(t)
+  // The failure at start scheduled a retry in 500 ms and doubled the interval to 1000 ms.
+  time.advance(999)
+  await t.rejects(verify(), { code: 'VISITOR_KEYS_UNAVAILABLE', message: 'no visitor key set yet' })
+  t.equal(jwks.fetches(), 1, 'no fetch within the interval')
+  time.advance(1)
+  t.match(await verify(), { payload: { sub: 'user-1' } }, 'fetched at exactly the interval, and the token verifies')
+  t.equal(jwks.fetches(), 2)
+  t.ok(set.ready)
+})
+
+test('never fetched: a lookup whose own fetch fails says the keys are unavailable', async (t) => {
+  const { jwks, time, verify } = await neverFetched(t)
+  jwks.serve({ status: 500 })
+  time.advance(1000)
+  await t.rejects(verify(), { code: 'VISITOR_KEYS_UNAVAILABLE', message: 'no visitor key set yet' })
+  t.equal(jwks.fetches(), 2, 'it did try')
+})
+
+test('a set closed while its first fetch is in flight schedules no retry when that fetch fails', async (t) => {
+  const jwks = await jwksServer(t)
+  jwks.serve({ status: 503 })
+  const set = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS })
+  const started = set.start()
+  set.close()
+  t.equal(await started, false)
+  // The first retry would come 500 ms after the failure.
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  t.equal(jwks.fetches(), 1, 'no retry after close')
+})
+
+test('a background retry that finds the set already fetched by a lookup does not fetch again', async (t) => {
+  const jwks = await jwksServer(t)
+  const key = await signer('k1')
+  jwks.serve({ status: 503 })
+  const time = clock()
+  const set = new VisitorKeySet({ url: jwks.url, cooldownMs: COOLDOWN_MS, now: time.now })
+  t.teardown(() => set.close())
+  t.equal(await set.start(), false, 'failed: a retry is due in 500 ms')
+  jwks.serve({ keys: [key.jwk] })
+  time.advance(1000)
+  await jwtVerify(await key.sign(time.now()), set.lookup, { issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(time.now()) })
+  t.equal(jwks.fetches(), 2, 'the lookup fetched the set')
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  t.equal(jwks.fetches(), 2, 'the retry that came due found it and did not fetch')
 })
