@@ -128,3 +128,24 @@ test('a deadline disposed of after it expired leaves the later ones of its list 
   t.type(await aborted(later), DeadlineExceeded, 'still ends: the list was not emptied by the late dispose')
   later.dispose()
 })
+
+test('deadlines of one length share one timer, which goes when the last of them does', async (t) => {
+  const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
+  const client = new Cancel()
+  const before = timers()
+  // A length no other test uses: its list is made here.
+  const all = [new Deadline(61_000, client), new Deadline(61_000, client), new Deadline(61_000, client)]
+  t.equal(timers(), before + 1, 'one timer for three deadlines of the same length')
+  const other = new Deadline(62_000, client)
+  t.equal(timers(), before + 2, 'another length has its own')
+  all[0]!.dispose()
+  all[1]!.dispose()
+  t.equal(timers(), before + 2, 'kept while one of its deadlines is waiting')
+  all[2]!.dispose()
+  t.equal(timers(), before + 1, 'gone with the last')
+  other.dispose()
+  t.equal(timers(), before)
+  const again = new Deadline(61_000, client)
+  t.equal(timers(), before + 1, 'the list made again when a deadline of its length comes back')
+  again.dispose()
+})

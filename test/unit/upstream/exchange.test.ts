@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import type { Test } from 'tap'
 import { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import { exchange } from '../../../src/upstream/exchange.ts'
 import { classifyFailure } from '../../../src/upstream/classify.ts'
+import type { UpstreamAnswer } from '../../../src/upstream/classify.ts'
 import { until } from '../../helpers/waiting.ts'
 import { Cancel } from '../../../src/lib/cancel.ts'
 import type { CancelSignal } from '../../../src/lib/cancel.ts'
@@ -183,4 +185,132 @@ test('a connection refused is a failure before sending: classified as not sent',
   t.teardown(() => refused.destroy())
   const error = await send(refused).catch((caught: unknown) => caught)
   t.equal(classifyFailure(error, false).facts.notSent, true)
+})
+
+// Below, the test plays undici's part through the dispatch handler: it decides when the
+// request starts, what arrives and when it fails, and sees each abort undici is given.
+
+interface Played {
+  dispatcher: Dispatcher
+  dispatched: () => number
+  handler: () => Dispatcher.DispatchHandler
+  /** undici's controller of the request: the reasons it was aborted with. */
+  controller: Dispatcher.DispatchController
+  aborts: unknown[]
+}
+
+function played (): Played {
+  const handlers: Dispatcher.DispatchHandler[] = []
+  const aborts: unknown[] = []
+  const dispatcher = { dispatch: (_options: unknown, handler: Dispatcher.DispatchHandler) => { handlers.push(handler); return true } } as unknown as Dispatcher
+  const controller = { abort: (reason: unknown) => { aborts.push(reason) }, pause: () => {}, resume: () => {}, paused: false, aborted: false, reason: null } as unknown as Dispatcher.DispatchController
+  return { dispatcher, dispatched: () => handlers.length, handler: () => handlers[0]!, controller, aborts }
+}
+
+/** A settle that counts what it is asked to make. */
+function counted () {
+  const seen = { answers: 0, failures: [] as unknown[] }
+  const settle = {
+    answer: (answer: UpstreamAnswer) => { seen.answers++; return answer },
+    failure: (error: unknown) => { seen.failures.push(error); return error }
+  }
+  return { seen, settle }
+}
+
+const REQUEST = { origin: 'http://unused', path: '/x', headers: {}, body: '{}', maxBodyBytes: 1024 }
+
+test('a body announced over the limit is refused at the headers: undici is told why, once, and nothing after counts', async (t) => {
+  const { dispatcher, handler, controller, aborts } = played()
+  const { seen, settle } = counted()
+  const answer = exchange(dispatcher, REQUEST, new Cancel(), settle)
+  handler().onRequestStart!(controller, {})
+  handler().onResponseStart!(controller, 200, { 'content-length': '1025' }, '')
+  t.same(await answer, { status: 200, headers: { 'content-length': '1025' }, body: undefined })
+  t.equal(aborts.length, 1, 'aborted before any byte of the body')
+  t.match(aborts[0], { name: 'BodyTooLarge', message: 'upstream body over the limit' })
+  // What undici does next: the body's bytes already in flight, then the abort as an error.
+  handler().onResponseData!(controller, Buffer.alloc(2000))
+  handler().onResponseError!(controller, aborts[0] as Error)
+  t.equal(aborts.length, 1, 'bytes after the refusal are not counted again')
+  t.same(seen, { answers: 1, failures: [] }, 'settled once: the abort that follows is not a failure')
+})
+
+test('a redirect is never a body over the limit, announced or streamed', async (t) => {
+  const { dispatcher, handler, controller, aborts } = played()
+  const answer = exchange(dispatcher, REQUEST, new Cancel())
+  handler().onRequestStart!(controller, {})
+  handler().onResponseStart!(controller, 302, { 'content-length': '999999', location: '/elsewhere' }, '')
+  handler().onResponseData!(controller, Buffer.alloc(2000))
+  handler().onResponseEnd!(controller, {})
+  t.match(await answer, { status: 302, body: '' })
+  t.same(aborts, [], 'read to its end, so the connection is kept')
+})
+
+test('the outcome settles once: nothing after a failure answers or fails again', async (t) => {
+  const { dispatcher, handler, controller } = played()
+  const { seen, settle } = counted()
+  const signal = new Cancel()
+  const failure = exchange(dispatcher, REQUEST, signal, settle)
+  const error = Object.assign(new Error('socket hang up'), { code: 'UND_ERR_SOCKET' })
+  handler().onResponseError!(controller, error)
+  await t.rejects(failure, error)
+  handler().onResponseEnd!(controller, {})
+  signal.abort(new Error('client left'))
+  t.same(seen, { answers: 0, failures: [error] }, 'one failure, no answer, and the later abort was not heard')
+})
+
+test('the outcome settles once: an abort after the answer changes nothing', async (t) => {
+  const { dispatcher, handler, controller, aborts } = played()
+  const { seen, settle } = counted()
+  const signal = new Cancel()
+  const answer = exchange(dispatcher, REQUEST, signal, settle)
+  handler().onRequestStart!(controller, {})
+  handler().onResponseStart!(controller, 200, {}, '')
+  handler().onResponseData!(controller, Buffer.from('{"a":1}'))
+  handler().onResponseEnd!(controller, {})
+  t.match(await answer, { status: 200, body: '{"a":1}' })
+  signal.abort(new Error('client left'))
+  t.same(seen, { answers: 1, failures: [] })
+  t.same(aborts, [], 'undici is not told of an abort that came after the answer')
+})
+
+test('an abort before undici hands over the request is passed on as soon as it does', async (t) => {
+  const { dispatcher, handler, controller, aborts } = played()
+  const signal = new Cancel()
+  const answer = exchange(dispatcher, REQUEST, signal)
+  const reason = new Error('client left')
+  signal.abort(reason)
+  await t.rejects(answer, reason, 'rejected at once')
+  t.same(aborts, [], 'no controller yet')
+  handler().onRequestStart!(controller, {})
+  t.same(aborts, [reason], 'the request is aborted with the signal\'s reason when it starts')
+})
+
+test('a failure before the request started is not marked as sent; one after it started is', async (t) => {
+  for (const started of [false, true]) {
+    const { dispatcher, handler, controller } = played()
+    const answer = exchange(dispatcher, REQUEST, new Cancel())
+    if (started) handler().onRequestStart!(controller, {})
+    // A code that is "not sent" unless the request had started.
+    handler().onResponseError!(controller, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
+    const error = await answer.catch((caught: unknown) => caught)
+    t.equal(classifyFailure(error, false).facts.notSent, !started, started ? 'started: may have been sent' : 'not started: not sent')
+  }
+})
+
+test('an aborted signal rejects without dispatching, with what settle makes of it or what it throws', async (t) => {
+  const { dispatcher, dispatched } = played()
+  const gone = new Cancel()
+  gone.abort(new Error('client left'))
+  await t.rejects(exchange(dispatcher, REQUEST, gone, { answer: () => 'unused', failure: () => new Error('classified') }), { message: 'classified' })
+  await t.rejects(exchange(dispatcher, REQUEST, gone, { answer: () => 'unused', failure: () => { throw new Error('a bug in settle') } }), { message: 'a bug in settle' })
+  t.equal(dispatched(), 0, 'nothing was dispatched')
+})
+
+test('a dispatch that throws is a failure before sending', async (t) => {
+  const error = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+  const dispatcher = { dispatch: () => { throw error } } as unknown as Dispatcher
+  const caught = await exchange(dispatcher, REQUEST, new Cancel()).catch((e: unknown) => e)
+  t.equal(caught, error)
+  t.equal(classifyFailure(caught, false).facts.notSent, true)
 })
