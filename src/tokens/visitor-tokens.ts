@@ -57,7 +57,8 @@ export const hasJwtShape = (value: string): boolean => value.length <= MAX_VISIT
 
 function refusalOf (error: unknown): VisitorRefusal {
   if (error instanceof errors.JWTExpired) return 'expired'
-  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' || error.claim === 'iat' ? 'not_yet_valid' : 'claims'
+  // jose checks iat only as a number (a future one is refused in verify): a bad one is a claim.
+  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'not_yet_valid' : 'claims'
   if (error instanceof errors.JWKSNoMatchingKey) return 'unknown_kid'
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return 'algorithm'
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature'

@@ -44,7 +44,34 @@ test('memory is bounded: when full of live entries it fails, and expired ones ma
   advance(1_000)
   t.equal(await store.remember('h', now() + 10_000), true, 'the earliest expiry is tracked: f made room as soon as it expired')
   t.equal(await store.remember('e', now() + 10_000), false)
-  t.equal(DEFAULT_MAX_REPLAY_ENTRIES, 100_000)
+})
+
+test('memory: by default it holds 100 000 live entries, and refuses the next', async (t) => {
+  const { now } = clock()
+  const store = new MemoryReplayStore({ now })
+  for (let i = 0; i < DEFAULT_MAX_REPLAY_ENTRIES; i++) await store.remember(`id-${i}`, now() + 1000)
+  t.equal(store.size, 100_000)
+  await t.rejects(store.remember('one more', now() + 1000), { code: 'REPLAY_MEMORY_FULL' })
+})
+
+test('memory full: the error says so, and a sweep remembers the earliest expiry, not the last seen', async (t) => {
+  const { now, advance } = clock()
+  const store = new MemoryReplayStore({ maxEntries: 2, now })
+  t.equal(await store.remember('early', now() + 10), true)
+  t.equal(await store.remember('late', now() + 100), true)
+  const full = await store.remember('next', now() + 100).catch((error: unknown) => error)
+  t.match(full, { name: 'ReplayMemoryFull', code: 'REPLAY_MEMORY_FULL', message: 'the replay memory is full of unexpired solutions' })
+  advance(10)
+  t.equal(await store.remember('next', now() + 100), true, 'room as soon as the earliest entry expired, though a later one was seen last')
+})
+
+test('memory: an id seen again after its entry expired drops that entry, even when the new one is already expired', async (t) => {
+  const { now, advance } = clock()
+  const store = new MemoryReplayStore({ now })
+  t.equal(await store.remember('a', now() + 10), true)
+  advance(10)
+  t.equal(await store.remember('a', now()), true)
+  t.equal(store.size, 0, 'the expired entry is not kept')
 })
 
 test('Redis: one SET NX PXAT under the namespace, shared by every connection, atomic', async (t) => {

@@ -118,3 +118,59 @@ test('quotas are read as given; zero is refused', async (t) => {
   t.same(load({ QUOTA_SESSIONS_PER_DAY: '5', QUOTA_MESSAGES_PER_DAY: '100', QUOTA_TOKENS_PER_DAY: '200000' }).quotas, { sessions: 5, messages: 100, tokens: 200000 })
   t.match(problemsOf({ QUOTA_MESSAGES_PER_DAY: '0' }), [/^QUOTA_MESSAGES_PER_DAY: expected an integer from 1/])
 })
+
+const MISSING = join(tmpdir(), 'identity-no-such-dir', 'value')
+const REQUIRED = ['VISITOR_JWT_ISSUER: required with visitor tokens', 'VISITOR_JWT_AUDIENCE: required with visitor tokens']
+
+test('a file that cannot be read is refused under its own variable\'s name', async (t) => {
+  for (const name of ['VISITOR_JWT_SECRET_FILE', 'VISITOR_JWT_PUBLIC_KEY_FILE', 'TURNSTILE_SECRET_FILE', 'ALTCHA_HMAC_KEY_FILE']) {
+    const env: Record<string, string> = name.startsWith('VISITOR') ? { [name]: MISSING, ...VISITOR } : { BOT_CHECK: name.startsWith('TURNSTILE') ? 'turnstile' : 'altcha', [name]: MISSING }
+    const problems = problemsOf(env)
+    t.equal(problems.length, 1, `${name}: one problem, the file's`)
+    t.match(problems[0], new RegExp(`^${name}: `), name)
+  }
+})
+
+test('a value and its file together are refused, named', async (t) => {
+  const key = pem('ed25519')
+  t.same(problemsOf({ VISITOR_JWT_PUBLIC_KEY: key, VISITOR_JWT_PUBLIC_KEY_FILE: file(key), ...VISITOR }), ['VISITOR_JWT_PUBLIC_KEY, VISITOR_JWT_PUBLIC_KEY_FILE: set one of them, not both'])
+  t.same(problemsOf({ BOT_CHECK: 'turnstile', TURNSTILE_SECRET: 's', TURNSTILE_SECRET_FILE: file('s') }),
+    ['TURNSTILE_SECRET, TURNSTILE_SECRET_FILE: set one of them, not both'])
+})
+
+test('a public key file counts as a key source: with a JWKS URL too, the start refuses both', async (t) => {
+  t.same(problemsOf({ VISITOR_JWT_PUBLIC_KEY_FILE: file(pem('ec')), VISITOR_JWKS_URL: 'https://shop.example/jwks', ...VISITOR }),
+    ['VISITOR_JWKS_URL, VISITOR_JWT_PUBLIC_KEY, VISITOR_JWT_SECRET: set exactly one key source for visitor tokens'])
+})
+
+test('an RSA-PSS public key is accepted; an X25519 key (for key agreement, not signatures) is refused', async (t) => {
+  const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  t.equal(load({ VISITOR_JWT_PUBLIC_KEY: pss, ...VISITOR }).visitors?.keys.kind, 'public-key')
+  const x25519 = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  t.same(problemsOf({ VISITOR_JWT_PUBLIC_KEY: x25519, ...VISITOR }), ['VISITOR_JWT_PUBLIC_KEY: expected a PEM public key (RSA, EC P-256/384/521 or Ed25519)'])
+})
+
+test('a key source that is set but refused still asks for the issuer and audience', async (t) => {
+  const refusals: Array<[Record<string, string>, RegExp]> = [
+    [{ VISITOR_JWT_PUBLIC_KEY: 'not a key' }, /^VISITOR_JWT_PUBLIC_KEY: expected a PEM public key/],
+    [{ VISITOR_JWT_PUBLIC_KEY_FILE: file('not a key') }, /^VISITOR_JWT_PUBLIC_KEY: expected a PEM public key/],
+    [{ VISITOR_JWT_SECRET: 'short' }, /^VISITOR_JWT_SECRET: must hold at least 32 bytes/],
+    [{ VISITOR_JWT_SECRET_FILE: MISSING }, /^VISITOR_JWT_SECRET_FILE: /]
+  ]
+  for (const [env, own] of refusals) {
+    const name = Object.keys(env).join()
+    const problems = problemsOf(env)
+    t.match(problems, [own], name)
+    t.same(problems.slice(1), REQUIRED, `${name}: and the issuer and audience`)
+  }
+})
+
+test('BOT_CHECK=turnstile: an empty secret file is no secret', async (t) => {
+  t.same(problemsOf({ BOT_CHECK: 'turnstile', TURNSTILE_SECRET_FILE: file('\n') }), ['TURNSTILE_SECRET: required with BOT_CHECK=turnstile (or TURNSTILE_SECRET_FILE)'])
+})
+
+test('BOT_CHECK=altcha with REDIS_URL: a shared key from the variable or from its file is enough', async (t) => {
+  const redis = { BOT_CHECK: 'altcha', REDIS_URL: 'redis://127.0.0.1:6379', SESSION_TOKEN_SECRET: HS }
+  t.equal((load({ ...redis, ALTCHA_HMAC_KEY: HS }).botCheck as { hmacKey: string }).hmacKey, HS)
+  t.equal((load({ ...redis, ALTCHA_HMAC_KEY_FILE: file(`${HS}\n`) }).botCheck as { hmacKey: string }).hmacKey, HS)
+})

@@ -85,3 +85,16 @@ test('a change in the directory (a symlink swap, a rename) is seen without a sig
   t.equal(clients.match(A), undefined)
   t.match(entries().at(-1), { reason: 'file change', msg: 'client tokens reloaded' })
 })
+
+test('after close, a change in the directory is no longer seen', async (t) => {
+  const { file, clients, tokensFile, entries } = reloader()
+  tokensFile.watch()
+  tokensFile.close()
+  const staged = `${file}.new`
+  writeFileSync(staged, `svc:${B}\n`)
+  renameSync(staged, file)
+  // Past the watcher's 100 ms debounce, with room to spare: a watcher left open would have reloaded.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.equal(clients.match(A), 'svc', 'the old set is kept')
+  t.same(entries(), [])
+})

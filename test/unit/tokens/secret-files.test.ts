@@ -82,3 +82,16 @@ test('a change in the directory (a symlink swap, a rename) is seen without a sig
   await until(() => lines.some((line) => line.includes('session-token secret reloaded')), 'the reload log line')
   t.match(JSON.parse(lines.find((line) => line.includes('session-token secret reloaded'))!), { reason: 'file change' })
 })
+
+test('after close, a change in the directory is no longer seen', async (t) => {
+  const { dir, secretFile, tokens, secretFiles, lines } = files()
+  secretFiles.watch()
+  secretFiles.close()
+  const staged = join(dir, 'staged')
+  writeFileSync(staged, C)
+  renameSync(staged, secretFile)
+  // Past the watcher's 100 ms debounce, with room to spare: a watcher left open would have reloaded.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.equal(new SessionTokens({ secret: C, ttlMs: 60_000 }).verify(issued(tokens), '1', anyone).valid, false, 'still signing with the old secret')
+  t.same(lines, [])
+})

@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose'
 import { test } from 'tap'
 import type { VisitorTokenConfig } from '../../../src/config/config.ts'
-import { algorithmsFor, CLOCK_LEEWAY_S, hasJwtShape, VERIFIED_MAX, VERIFIED_TTL_MS, visitorIdOf, VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
+import { algorithmsFor, CLOCK_LEEWAY_S, hasJwtShape, visitorIdOf, VisitorTokens } from '../../../src/tokens/visitor-tokens.ts'
 
 const SECRET = 'visitor-jwt-secret-0123456789abcdef!'
 const ISSUER = 'https://shop.example'
@@ -123,13 +123,12 @@ test('a verified token is verified once, then its verdict is reused for at most 
   t.equal(verdict.valid, true)
   t.same(await tokens.verify(token), verdict)
   t.equal(calls(), 1, 'the second request verified nothing')
-  advance(VERIFIED_TTL_MS - 1)
+  advance(59_999)
   await tokens.verify(token)
-  t.equal(calls(), 1, 'still within the time')
+  t.equal(calls(), 1, 'still within the minute')
   advance(1)
   t.same(await tokens.verify(token), verdict)
   t.equal(calls(), 2, 'then it is verified again')
-  t.equal(VERIFIED_TTL_MS, 60_000)
 })
 
 test('a remembered verdict never outlives the token: at exp plus the leeway it is verified again, and refused', async (t) => {
@@ -152,9 +151,52 @@ test('refused tokens are never remembered, and the memory is bounded (the oldest
   t.equal(calls(), 2, 'a refusal is judged every time')
   const first = await sign({ sub: 'first' })
   await tokens.verify(first)
-  for (let i = 0; i < VERIFIED_MAX; i++) await tokens.verify(await sign({ sub: `v${i}` }))
-  const before = calls()
+  // 4096 verdicts are kept: the first is forgotten when the 4097th comes.
+  for (let i = 0; i < 4095; i++) await tokens.verify(await sign({ sub: `v${i}` }))
+  let before = calls()
+  await tokens.verify(first)
+  t.equal(calls(), before, 'still remembered with 4096 kept')
+  await tokens.verify(await sign({ sub: 'one more' }))
+  before = calls()
   await tokens.verify(first)
   t.equal(calls(), before + 1, 'the oldest was forgotten')
-  t.equal(VERIFIED_MAX, 4096)
+})
+
+test('a visitor\'s identity is the same from one version to the next: quotas and session bindings are kept under it', async (t) => {
+  t.equal(visitorIdOf(ISSUER, 'user-42'), '_RhzoYhuAnx5cIFHooyQpQ')
+})
+
+test('the algorithms of a key set, and of RSA-PSS and unlisted EC curves', async (t) => {
+  t.same(algorithmsFor({ kind: 'jwks', url: 'https://x', cooldownMs: 1 }),
+    ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'])
+  t.same(algorithmsFor({ kind: 'public-key', key: generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey }), ['PS256', 'PS384', 'PS512'])
+  t.same(algorithmsFor({ kind: 'public-key', key: generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey }), ['ES256'])
+})
+
+test('a token of exactly 8192 characters has the shape; the bound is inclusive', async (t) => {
+  t.ok(hasJwtShape(`${'a'.repeat(8188)}.b.c`))
+})
+
+test('more refusals: an empty subject, a malformed iat, a token jose cannot parse', async (t) => {
+  t.same(await hs.verify(await sign({ sub: '' })), { valid: false, reason: 'claims' }, 'empty sub')
+  const badIat = await new SignJWT({ iat: 'yesterday' } as unknown as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' })
+    .setSubject('user-42').setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime(NOW_S + 600).sign(new TextEncoder().encode(SECRET))
+  t.same(await hs.verify(badIat), { valid: false, reason: 'claims' }, 'an iat that is not a number')
+  t.same(await hs.verify('aaaa.bbbb.cccc'), { valid: false, reason: 'malformed' }, 'of the shape, but no JSON header')
+})
+
+test('a value without the JWT shape is refused without asking jose', async (t) => {
+  const { tokens, calls } = counted()
+  t.same(await tokens.verify('abc.def'), { valid: false, reason: 'malformed' })
+  t.equal(calls(), 0)
+})
+
+test('two tokens verified are both remembered', async (t) => {
+  const { tokens, calls } = counted()
+  const a = await sign({ sub: 'a' })
+  const b = await sign({ sub: 'b' })
+  await tokens.verify(a)
+  await tokens.verify(b)
+  await tokens.verify(a)
+  t.equal(calls(), 2, 'the first is still remembered after the second')
 })
