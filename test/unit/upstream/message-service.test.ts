@@ -203,3 +203,22 @@ test('with tracing, each attempt runs inside its trace: its number, and not_sent
   t.equal((await messages.send(request())).attempts, 3)
   t.same(traces, [[1, undefined], [2, 'not_sent'], [3, 'not_sent']])
 })
+
+test('during the wait before a retry: a client that leaves is CLIENT_GONE; the deadline ends it with the failure that caused the wait', async (t) => {
+  // A wait that lasts until its signal aborts.
+  const waiting: string[] = []
+  const untilAborted = async (_ms: number, signal: { addEventListener: (type: 'abort', listener: () => void) => void, reason: unknown }): Promise<void> =>
+    await new Promise((_resolve, reject) => { waiting.push('waiting'); signal.addEventListener('abort', () => reject(signal.reason)) })
+  let calls = 0
+  const client = new AbortController()
+  const gone = service(async () => { calls++; throw refused }, { sleep: untilAborted })
+  const pending = gone.messages.send(request(false, client.signal))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(waiting, ['waiting'], 'the first attempt failed unsent: waiting to retry')
+  client.abort()
+  await t.rejects(pending, { code: 'CLIENT_GONE' })
+  t.equal(calls, 1, 'no retry after the client left')
+
+  const late = service(async () => { throw refused }, { sleep: untilAborted, timeoutMs: 200 })
+  await t.rejects(late.messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE', facts: { cause: 'ECONNREFUSED', attempts: 1 } })
+})
