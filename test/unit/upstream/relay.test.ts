@@ -306,13 +306,14 @@ test('a stream idle too long is cut: undici is aborted with the same StreamCut t
 })
 
 test('a chunk puts the idle limit off', async (t) => {
-  const { handler, controller, body } = await streaming({ idleMs: 150 })
+  const { handler, controller, body } = await streaming({ idleMs: 400 })
   body.resume()
   const started = performance.now()
-  // A chunk every 50 ms for 300 ms: twice the idle limit in all, never that long without one.
-  while (performance.now() - started < 300) {
+  // A chunk every 40 ms for 800 ms: twice the idle limit in all, and a tenth of it between
+  // chunks, so a busy machine's late timers stay far inside it.
+  while (performance.now() - started < 800) {
     handler().onResponseData!(controller, Buffer.from('.'))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 40))
   }
   t.equal(body.end, undefined, 'still open')
   body.destroy()
