@@ -3,10 +3,12 @@
 // equivalent. The tap runner runs each test file as its own node process (type stripping,
 // no loader), and the TypeScript checker drops mutants that do not compile.
 //
-// A mutant runs the test files that cover it in the order given here, up to the first that
-// fails: the unit files first, then the feature files, each in name order. (A glob would
-// hand the runner the feature files first, and a mutant a unit test kills in a second would
-// first run every feature file that reaches it: over a minute for a module on the request path.)
+// A mutant runs the test files that cover it in the order the runner found them, up to the
+// first that fails. Listed here: the unit files first, then the feature files, each in name
+// order. (The runner still passes the list through glob, which keeps literal paths in order
+// in practice, not by contract: the order is for speed, never for results.) With a pattern,
+// glob handed over the feature files first, and a mutant a unit test kills in a second first
+// ran every feature file that reaches it: over a minute for a module on the request path.
 import { globSync } from 'node:fs'
 
 // Process-level files that mostly sleep or spawn servers: nothing they run in their own

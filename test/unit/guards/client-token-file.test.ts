@@ -90,11 +90,18 @@ test('after close, a change in the directory is no longer seen', async (t) => {
   const { file, clients, tokensFile, entries } = reloader()
   tokensFile.watch()
   tokensFile.close()
+  // A second reloader of the same file, left open: once it has seen the change, so would have the first.
+  const seen: string[] = []
+  const openClients = new ClientTokenSet([{ name: 'svc', token: A }])
+  const control = new ClientTokenFile({ file, initial: [{ name: 'svc', token: A }], clients: openClients, log: pino({ level: 'silent' }), onToken: (token) => seen.push(token) })
+  control.watch()
+  t.teardown(() => control.close())
   const staged = `${file}.new`
   writeFileSync(staged, `svc:${B}\n`)
   renameSync(staged, file)
-  // Past the watcher's 100 ms debounce, with room to spare: a watcher left open would have reloaded.
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  t.equal(clients.match(A), 'svc', 'the old set is kept')
+  await until(() => seen.includes(B), 'the open watcher saw the change')
+  // Past the watcher's 100 ms debounce after the open one reloaded.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(clients.match(A), 'svc', 'the closed one kept the old set')
   t.same(entries(), [])
 })

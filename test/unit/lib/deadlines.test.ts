@@ -135,8 +135,10 @@ test('deadlines of one length share one timer, which goes when the last of them 
   const before = timers()
   // A length no other test uses: its list is made here.
   const all = [new Deadline(61_000, client), new Deadline(61_000, client), new Deadline(61_000, client)]
+  t.teardown(() => { for (const d of all) d.dispose() })
   t.equal(timers(), before + 1, 'one timer for three deadlines of the same length')
   const other = new Deadline(62_000, client)
+  t.teardown(() => { other.dispose() })
   t.equal(timers(), before + 2, 'another length has its own')
   all[0]!.dispose()
   all[1]!.dispose()
@@ -146,6 +148,6 @@ test('deadlines of one length share one timer, which goes when the last of them 
   other.dispose()
   t.equal(timers(), before)
   const again = new Deadline(61_000, client)
-  t.equal(timers(), before + 1, 'the list made again when a deadline of its length comes back')
+  t.equal(timers(), before + 1, 'a timer set again when a deadline of its length comes back')
   again.dispose()
 })

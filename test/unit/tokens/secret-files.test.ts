@@ -87,11 +87,16 @@ test('after close, a change in the directory is no longer seen', async (t) => {
   const { dir, secretFile, tokens, secretFiles, lines } = files()
   secretFiles.watch()
   secretFiles.close()
+  // A second watcher of the same files, left open: once it has seen the change, so would have the first.
+  const seen: string[] = []
+  const control = new SecretFiles({ secret: A, secretFile, previous: undefined, previousFile: join(dir, 'previous'), tokens: new SessionTokens({ secret: A, ttlMs: 60_000 }), log: pino({ level: 'silent' }), onSecret: (secret) => seen.push(secret) })
+  control.watch()
+  t.teardown(() => control.close())
   const staged = join(dir, 'staged')
   writeFileSync(staged, C)
   renameSync(staged, secretFile)
-  // Past the watcher's 100 ms debounce, with room to spare: a watcher left open would have reloaded.
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  await until(() => seen.includes(C), 'the open watcher saw the change')
+  await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal(new SessionTokens({ secret: C, ttlMs: 60_000 }).verify(issued(tokens), '1', anyone).valid, false, 'still signing with the old secret')
   t.same(lines, [])
 })

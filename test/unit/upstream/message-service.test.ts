@@ -14,6 +14,7 @@ import type { MessageServiceOptions } from '../../../src/upstream/message-servic
 import type { RelayResult } from '../../../src/upstream/relay.ts'
 import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
 import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
+import { until } from '../../helpers/waiting.ts'
 
 const log = pino({ level: 'silent' })
 const KEY = 'key-a-000000000000'
@@ -213,12 +214,12 @@ test('during the wait before a retry: a client that leaves is CLIENT_GONE; the d
   const client = new AbortController()
   const gone = service(async () => { calls++; throw refused }, { sleep: untilAborted })
   const pending = gone.messages.send(request(false, client.signal))
-  await new Promise((resolve) => setImmediate(resolve))
-  t.same(waiting, ['waiting'], 'the first attempt failed unsent: waiting to retry')
+  await until(() => waiting.length === 1, 'the first attempt failed unsent: waiting to retry')
   client.abort()
   await t.rejects(pending, { code: 'CLIENT_GONE' })
   t.equal(calls, 1, 'no retry after the client left')
 
   const late = service(async () => { throw refused }, { sleep: untilAborted, timeoutMs: 200 })
   await t.rejects(late.messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE', facts: { cause: 'ECONNREFUSED', attempts: 1 } })
+  t.equal(waiting.length, 2, 'it did wait to retry, and the deadline ended the wait')
 })

@@ -307,6 +307,8 @@ test('a stream idle too long is cut: undici is aborted with the same StreamCut t
 
 test('a chunk puts the idle limit off', async (t) => {
   const { handler, controller, body } = await streaming({ idleMs: 400 })
+  const errors: unknown[] = []
+  body.on('error', (error) => errors.push(error))
   body.resume()
   const started = performance.now()
   // A chunk every 40 ms for 800 ms: twice the idle limit in all, and a tenth of it between
@@ -316,5 +318,6 @@ test('a chunk puts the idle limit off', async (t) => {
     await new Promise((resolve) => setTimeout(resolve, 40))
   }
   t.equal(body.end, undefined, 'still open')
+  t.same(errors, [], 'never cut')
   body.destroy()
 })
