@@ -11,6 +11,7 @@ import { classifyFailure } from '../../../src/upstream/classify.ts'
 import type { UpstreamAnswer } from '../../../src/upstream/classify.ts'
 import { until } from '../../helpers/waiting.ts'
 import { Cancel } from '../../../src/lib/cancel.ts'
+import { played } from '../../helpers/played-dispatcher.ts'
 import type { CancelSignal } from '../../../src/lib/cancel.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -189,23 +190,6 @@ test('a connection refused is a failure before sending: classified as not sent',
 
 // Below, the test plays undici's part through the dispatch handler: it decides when the
 // request starts, what arrives and when it fails, and sees each abort undici is given.
-
-interface Played {
-  dispatcher: Dispatcher
-  dispatched: () => number
-  handler: () => Dispatcher.DispatchHandler
-  /** undici's controller of the request: the reasons it was aborted with. */
-  controller: Dispatcher.DispatchController
-  aborts: unknown[]
-}
-
-function played (): Played {
-  const handlers: Dispatcher.DispatchHandler[] = []
-  const aborts: unknown[] = []
-  const dispatcher = { dispatch: (_options: unknown, handler: Dispatcher.DispatchHandler) => { handlers.push(handler); return true } } as unknown as Dispatcher
-  const controller = { abort: (reason: unknown) => { aborts.push(reason) }, pause: () => {}, resume: () => {}, paused: false, aborted: false, reason: null } as unknown as Dispatcher.DispatchController
-  return { dispatcher, dispatched: () => handlers.length, handler: () => handlers[0]!, controller, aborts }
-}
 
 /** A settle that counts what it is asked to make. */
 function counted () {

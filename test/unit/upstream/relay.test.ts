@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import { Cancel } from '../../../src/lib/cancel.ts'
+import { played } from '../../helpers/played-dispatcher.ts'
 import { relay, relayedContentType } from '../../../src/upstream/relay.ts'
 import type { RelayRequest } from '../../../src/upstream/relay.ts'
 import { classifyFailure } from '../../../src/upstream/classify.ts'
@@ -109,31 +110,6 @@ test('destroying the stream (the client left) aborts the upstream request', asyn
 
 // Below, the test plays undici's part through the dispatch handler: when the request
 // starts, what arrives, when it fails; and it sees each pause, resume and abort undici is given.
-
-interface Played {
-  dispatcher: Dispatcher
-  dispatched: () => number
-  handler: () => Dispatcher.DispatchHandler
-  controller: Dispatcher.DispatchController
-  aborts: unknown[]
-  flow: string[]
-}
-
-function played (): Played {
-  const handlers: Dispatcher.DispatchHandler[] = []
-  const aborts: unknown[] = []
-  const flow: string[] = []
-  const dispatcher = { dispatch: (_options: unknown, handler: Dispatcher.DispatchHandler) => { handlers.push(handler); return true } } as unknown as Dispatcher
-  const controller = {
-    abort: (reason: unknown) => { aborts.push(reason) },
-    pause: () => { flow.push('pause') },
-    resume: () => { flow.push('resume') },
-    paused: false,
-    aborted: false,
-    reason: null
-  } as unknown as Dispatcher.DispatchController
-  return { dispatcher, dispatched: () => handlers.length, handler: () => handlers[0]!, controller, aborts, flow }
-}
 
 const REQUEST: RelayRequest = { origin: 'http://unused', path: '/ask', headers: {}, body: '{}', maxBodyBytes: 1024, idleMs: 60_000, maxMs: 120_000, secrets: ['SECRET-1'] }
 
