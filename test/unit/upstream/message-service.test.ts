@@ -14,7 +14,7 @@ import type { MessageServiceOptions } from '../../../src/upstream/message-servic
 import type { RelayResult } from '../../../src/upstream/relay.ts'
 import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
 import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
-import { until } from '../../helpers/waiting.ts'
+import { manualClock, until } from '../../helpers/waiting.ts'
 
 const log = pino({ level: 'silent' })
 const KEY = 'key-a-000000000000'
@@ -54,8 +54,19 @@ function service (ask: (request: AskRequest) => Promise<RelayResult>, overrides:
   return { messages: createMessageService(options), options, seen }
 }
 
-const request = (stream = false, signal = new AbortController().signal) =>
-  ({ sessionId: '9007199254740993123', serialNumber: 'bot', content: 'hi', stream, requestId: 'r', clientSignal: signal, log })
+const request = (stream = false, signal = new AbortController().signal, logger: pino.Logger = log) =>
+  ({ sessionId: '9007199254740993123', serialNumber: 'bot', content: 'hi', stream, requestId: 'r', clientSignal: signal, log: logger })
+
+/** A debug logger that keeps its lines, and a wait that is only recorded. */
+function recordingLog () {
+  const lines: Array<Record<string, unknown>> = []
+  return { lines, logger: pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line)) } }) }
+}
+function recordedWaits () {
+  const waits: number[] = []
+  return { waits, sleep: async (ms: number) => { waits.push(ms) } }
+}
+const streamed = (): RelayResult => ({ kind: 'stream', contentType: 'text/event-stream', body: { onEnd () {} } } as unknown as RelayResult)
 
 const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
 const reset = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })
@@ -222,4 +233,106 @@ test('during the wait before a retry: a client that leaves is CLIENT_GONE; the d
   const late = service(async () => { throw refused }, { sleep: untilAborted, timeoutMs: 200 })
   await t.rejects(late.messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE', facts: { cause: 'ECONNREFUSED', attempts: 1 } })
   t.equal(waiting.length, 2, 'it did wait to retry, and the deadline ended the wait')
+})
+
+test('each attempt is logged at debug with its number and outcome: the cause and status of a failure, whether a success streamed', async (t) => {
+  const { lines, logger } = recordingLog()
+  const circuit = new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 })
+  let calls = 0
+  const { messages } = service(async () => { if (++calls === 1) throw refused; return whole('ok') }, { circuit })
+  await messages.send(request(false, undefined, logger))
+  await service(async () => streamed(), { circuit }).messages.send(request(true, undefined, logger))
+  await t.rejects(service(async () => { throw new UpstreamError('UPSTREAM_ERROR', { httpStatus: 503 }) }, { circuit }).messages.send(request(false, undefined, logger)))
+  t.same(lines.map(({ msg, level, attempt, outcome, cause, httpStatus, streamed }) => ({ msg, level, attempt, outcome, cause, httpStatus, streamed })), [
+    { msg: 'upstream attempt', level: 20, attempt: 1, outcome: 'UPSTREAM_UNAVAILABLE', cause: 'ECONNREFUSED', httpStatus: undefined, streamed: undefined },
+    { msg: 'upstream attempt', level: 20, attempt: 2, outcome: 'success', cause: undefined, httpStatus: undefined, streamed: false },
+    { msg: 'upstream attempt', level: 20, attempt: 1, outcome: 'success', cause: undefined, httpStatus: undefined, streamed: true },
+    { msg: 'upstream attempt', level: 20, attempt: 1, outcome: 'UPSTREAM_ERROR', cause: undefined, httpStatus: 503, streamed: undefined }
+  ])
+})
+
+test('the observer hears each attempt\'s outcome and milliseconds, and the seconds from admission to the answer', async (t) => {
+  const attempts: Array<[string, number]> = []
+  const firstBytes: number[] = []
+  const observer = { attempt: (outcome: string, ms: number) => { attempts.push([outcome, ms]) }, retry () {}, overloaded () {}, firstByte: (seconds: number) => { firstBytes.push(seconds) }, streamEnded () {} }
+  let calls = 0
+  // Each attempt takes at least 20 ms; the first never reached the upstream.
+  const { messages } = service(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    if (++calls === 1) throw refused
+    return whole('ok')
+  }, { observer, circuit: new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 }) })
+  const before = performance.now()
+  await messages.send(request())
+  const took = performance.now() - before
+  t.same(attempts.map(([outcome]) => outcome), ['UPSTREAM_UNAVAILABLE', 'success'])
+  for (const [outcome, ms] of attempts) t.ok(ms >= 15 && ms <= took, `${outcome}: ${ms} ms, at least the attempt's 20 ms and at most the whole send's ${took} ms`)
+  t.equal(firstBytes.length, 1)
+  t.ok(firstBytes[0]! >= 0.035 && firstBytes[0]! <= took / 1000, `${firstBytes[0]} s: both attempts, counted in seconds`)
+})
+
+test('a success is evidence that the key works for the session\'s chatbot', async (t) => {
+  const { messages, options } = service(async () => whole('ok'))
+  t.notOk(options.evidence.worksFor(KEY, 'bot'))
+  await messages.send(request())
+  t.ok(options.evidence.worksFor(KEY, 'bot'))
+  t.notOk(options.evidence.worksFor(KEY, 'another-bot'))
+})
+
+test('a bug in the client is rethrown as itself, not as a failure made from it', async (t) => {
+  const bug = new TypeError('bug')
+  const { messages } = service(async () => { throw bug })
+  const thrown = await messages.send(request()).catch((error: unknown) => error)
+  t.equal(thrown, bug)
+})
+
+test('a bug during the half-open probe gives the probe back: the next message probes', async (t) => {
+  const clock = manualClock()
+  const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 1000, now: clock.now })
+  await t.rejects(service(async () => { throw reset }, { circuit }).messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  clock.advance(1000)
+  await t.rejects(service(async () => { throw new TypeError('bug') }, { circuit }).messages.send(request()), TypeError)
+  t.equal(circuit.state, 'half_open')
+  t.match(await service(async () => whole('ok'), { circuit }).messages.send(request()), { kind: 'answer' }, 'admitted as the probe')
+  t.equal(circuit.state, 'closed')
+})
+
+test('retries wait random() × UPSTREAM_RETRY_BASE_MS × 2ⁿ', async (t) => {
+  const { waits, sleep } = recordedWaits()
+  const { messages } = service(async () => { throw refused }, { random: () => 0.5, retryBaseMs: 100, timeoutMs: 10_000, sleep, circuit: new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 }) })
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.same(waits, [50, 100])
+})
+
+test('a retry starts only if its wait plus max(50 ms, the last attempt) still fits in the deadline, to the millisecond', async (t) => {
+  // Time stands still, so each attempt takes 0 ms and the 50 ms floor is what counts.
+  t.intercept(Date, 'now', { value: () => 1_800_000_000_000 })
+  t.intercept(performance, 'now', { value: () => 1000 })
+  for (const [retryBaseMs, retried] of [[950, true], [951, false]] as const) {
+    const { waits, sleep } = recordedWaits()
+    let calls = 0
+    const { messages } = service(async () => { if (++calls === 1) throw refused; return whole('ok') }, { timeoutMs: 1000, retryBaseMs, random: () => 1, retries: 1, sleep })
+    const result = await messages.send(request()).catch((error: unknown) => error)
+    t.equal(calls, retried ? 2 : 1, `a ${retryBaseMs} ms wait + 50 ms ${retried ? 'fits exactly in' : 'overruns'} 1000 ms`)
+    t.same(waits, retried ? [retryBaseMs] : [])
+    t.match(result, retried ? { kind: 'answer' } : { code: 'UPSTREAM_UNAVAILABLE' })
+  }
+})
+
+test('each message counts toward the retry budget, which lets retries add their percent of it', async (t) => {
+  let calls = 0
+  // 100 % of one message: one retry, no floor.
+  const { messages } = service(async () => { calls++; throw refused }, { budget: new RetryBudget({ percent: 100, minPerWindow: 0 }), circuit: new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 }) })
+  await t.rejects(messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
+  t.equal(calls, 2, 'the first try and the one retry the message itself earned')
+})
+
+test('once a whole answer is back, the deadline and the client no longer reach the attempt\'s signal', async (t) => {
+  let signal: AbortSignal | undefined
+  const client: AskClient = { ask: async (_request, given) => { signal = given as AbortSignal; return whole('ok') }, close: async () => {} }
+  const { messages } = service(async () => whole('unused'), { client })
+  const leaving = new AbortController()
+  await messages.send(request(false, leaving.signal))
+  leaving.abort()
+  t.equal(signal?.aborted, false)
 })
