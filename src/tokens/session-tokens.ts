@@ -135,8 +135,9 @@ export class SessionTokens {
     for (const secret of this.#secrets) {
       if (timingSafeEqual(Buffer.from(mac(secret, encoded).toString('base64url')), presented)) signer = secret
     }
-    const payload = signer === undefined ? undefined : parsePayload(encoded)
-    if (signer === undefined || payload === undefined) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
+    if (signer === undefined) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
+    const payload = parsePayload(encoded)
+    if (payload === undefined) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
     if (this.#now() >= payload.e) return { valid: false, code: 'SESSION_TOKEN_EXPIRED' }
     if (payload.s !== sessionId || !callerMatches(signer, payload, caller)) return { valid: false, code: 'INVALID_SESSION_TOKEN' }
     return { valid: true, serialNumber: payload.b }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { test } from 'tap'
 import { bindingOf, MAX_TOKEN_CHARS, SessionTokens } from '../../../src/tokens/session-tokens.ts'
 import type { Caller } from '../../../src/tokens/session-tokens.ts'
@@ -15,6 +16,12 @@ function parts (token: string) {
   const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
   const rebuilt = (changed: Record<string, unknown>): string => `${version}.${Buffer.from(JSON.stringify({ ...claims, ...changed })).toString('base64url')}.${signature}`
   return { version, payload, signature, claims, rebuilt }
+}
+
+/** A token whose payload is `text`, signed with SECRET: what only a holder of the secret could make. */
+function signed (text: string): string {
+  const encoded = Buffer.from(text).toString('base64url')
+  return `v1.${encoded}.${createHmac('sha256', SECRET).update(`v1.${encoded}`).digest('base64url')}`
 }
 
 test('a token verifies for its session and caller, and names its chatbot', async (t) => {
@@ -114,4 +121,30 @@ test('rotation: tokens of the previous secret verify; new ones are signed with t
   t.equal(rotated.verify(token, '1', anyone).valid, false, 'the previous secret retired')
   rotated.setSecrets('third-secret-of-enough-length-0123456789ab', SECRET)
   t.equal(rotated.verify(fresh, '1', anyone).valid, true)
+})
+
+test('a token bound to no one carries an empty digest', async (t) => {
+  const { claims } = parts(tokens().issue({ sessionId: '1', serialNumber: 'bot', binding: { kind: 'none' } }))
+  t.same(claims, { s: '1', b: 'bot', k: 'n', c: '', e: 1_060_000 })
+})
+
+test('attack: a valid token with anything before or after it is INVALID_SESSION_TOKEN', async (t) => {
+  const signer = tokens()
+  const token = signer.issue({ sessionId: '1', serialNumber: 'bot', binding: { kind: 'none' } })
+  t.equal(signer.verify(token, '1', anyone).valid, true)
+  for (const padded of ['x' + token, ' ' + token, token + 'A', token + '\n']) {
+    t.same(signer.verify(padded, '1', anyone), { valid: false, code: 'INVALID_SESSION_TOKEN' }, JSON.stringify(padded.slice(0, 2) + '…' + padded.slice(-2)))
+  }
+})
+
+test('a payload the secret signed but that is no token\'s is INVALID_SESSION_TOKEN, never an exception', async (t) => {
+  const signer = tokens()
+  const e = 2_000_000
+  t.equal(signer.verify(signed(JSON.stringify({ s: '1', b: 'bot', k: 'n', c: '', e })), '1', anyone).valid, true, 'the same construction makes a valid token')
+  const notTokens = ['not json', 'null', '5', '"text"', '[]', JSON.stringify({ s: 1, b: 'bot', k: 'n', c: '', e }), JSON.stringify({ s: '1', b: 'bot', k: 'x', c: '', e }), JSON.stringify({ s: '1', b: 'bot', k: 'n', c: '', e: '2000000' })]
+  for (const text of notTokens) t.same(signer.verify(signed(text), '1', anyone), { valid: false, code: 'INVALID_SESSION_TOKEN' }, text)
+  // A digest of another length than the binding's (16 bytes, 22 characters) is no match, not a crash.
+  for (const c of ['', 'short', 'A'.repeat(23)]) {
+    t.same(signer.verify(signed(JSON.stringify({ s: '1', b: 'bot', k: 'c', c, e })), '1', { clientName: 'web', origin: undefined }), { valid: false, code: 'INVALID_SESSION_TOKEN' }, `digest ${JSON.stringify(c)}`)
+  }
 })
