@@ -91,3 +91,59 @@ test('a neutral verdict neither counts nor resets the streak, and frees the prob
   t.equal(circuit.state, 'half_open', 'decides nothing')
   t.equal(circuit.admit(), true, 'the probe slot is free again')
 })
+
+test('an open circuit\'s Retry-After is the cooldown left, in whole seconds rounded up, and at least 1', async (t) => {
+  let now = 0
+  const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 30_000, now: () => now })
+  circuit.record('failure', circuit.admit())
+  const retryAfter = (): string | undefined => (t.throws(() => circuit.admit()) as ProblemError).headers?.['retry-after']
+  t.equal(retryAfter(), '30', 'just opened')
+  now = 10_500
+  t.equal(retryAfter(), '20', '19.5 s left')
+  now = 29_999
+  t.equal(retryAfter(), '1', '1 ms left')
+  now = 30_000
+  const probe = circuit.admit()
+  t.equal(retryAfter(), '1', 'half-open, its probe in flight: try again in a second')
+  circuit.record('abandoned', probe)
+})
+
+test('attempts admitted before the circuit opened: their late verdicts', async (t) => {
+  let now = 0
+  const changes: CircuitState[] = []
+  const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 1000, now: () => now, onChange: (state) => changes.push(state) })
+  const early = [circuit.admit(), circuit.admit(), circuit.admit(), circuit.admit()]
+  t.same(early, [false, false, false, false], 'admitted while closed: no probes')
+  circuit.record('failure', circuit.admit())
+  t.equal(circuit.state, 'open')
+
+  now = 500
+  circuit.record('healthy', early[0]!)
+  t.equal(circuit.state, 'open', 'a late success does not close an open circuit: only a probe may')
+  circuit.record('failure', early[1]!)
+  now = 1000
+  t.equal(circuit.effectiveState(), 'half_open', 'a late failure does not restart the cooldown')
+
+  const probe = circuit.admit()
+  circuit.record('abandoned', early[2]!)
+  t.throws(() => circuit.admit(), { code: 'UPSTREAM_CIRCUIT_OPEN' }, 'a late attempt that ends does not free the probe\'s place')
+  circuit.record('failure', early[2]!)
+  t.equal(circuit.state, 'half_open', 'nor does a late failure re-open it: the probe decides')
+  circuit.record('healthy', early[3]!)
+  t.equal(circuit.state, 'closed', 'a late success while half-open shows the upstream alive')
+  circuit.record('healthy', probe)
+  t.same(changes, ['open', 'half_open', 'closed'], 'the probe\'s success after that changes nothing, and tells no one')
+})
+
+test('a wall clock stepped back does not shut a half-open circuit, nor lengthen its Retry-After', async (t) => {
+  let now = 10_000
+  const circuit = new CircuitBreaker({ threshold: 1, cooldownMs: 1000, now: () => now })
+  circuit.record('failure', circuit.admit())
+  now = 11_000
+  circuit.record('abandoned', circuit.admit())
+  now = 10_500
+  t.equal(circuit.admit(), true, 'the next request is the probe')
+  now = 5_000
+  const refused = t.throws(() => circuit.admit()) as ProblemError
+  t.equal(refused.headers?.['retry-after'], '1', 'others wait a second for the probe, not for a cooldown counted from the past')
+})
