@@ -35,9 +35,10 @@ const REQUEST_ID_IN = {
 
 const REQUEST_ID_OUT = { type: 'string', required: true, description: 'The request\'s id: yours when acceptable, else a fresh UUID.' } as const
 
-/** Every documented operation takes and answers X-Request-Id (set in app.ts for all routes). */
+/** Every documented operation takes and answers X-Request-Id (set in app.ts for all routes), besides the headers it reads itself. */
 function withRequestId ({ schema, url }: { schema: FastifySchema | undefined, url: string }): { schema: FastifySchema, url: string } {
-  const documented: FastifySchema = { ...schema, headers: REQUEST_ID_IN }
+  const own = schema?.headers as { properties?: object } | undefined
+  const documented: FastifySchema = { ...schema, headers: { ...own, ...REQUEST_ID_IN, properties: { ...REQUEST_ID_IN.properties, ...own?.properties } } }
   // A route without response schemas keeps @fastify/swagger's default response.
   if (schema?.response !== undefined) {
     documented.response = Object.fromEntries(Object.entries(schema.response as Record<string, { headers?: object }>)
