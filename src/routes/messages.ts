@@ -111,6 +111,8 @@ function relayTo (reply: FastifyReply, body: RelayStream, contentType: string): 
   body.onEnd((end) => {
     reply.request.outcome = { ...reply.request.outcome, streamEnd: end }
     if (end === 'completed') return
+    // First the pipe's own error listener goes: it would throw a cut that nobody else hears.
+    body.unpipe(response)
     response.destroy()
     if (response.listenerCount('error') > 0) response.emit('error', new StreamCut(end))
   })

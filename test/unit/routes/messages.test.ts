@@ -36,8 +36,12 @@ type Script = (request: MessageRequest) => Promise<MessageResult>
 const answer = (content: string, totalTokens?: number, attempts = 1): MessageResult =>
   ({ kind: 'answer', answer: { messageId: '7', content, totalTokens }, attempts })
 
-/** The route on a bare app; `x-client` names the caller as a client token would. */
-async function route (t: Test, script: Script, overrides: Partial<MessageRouteOptions> = {}) {
+/**
+ * The route on a bare app; `x-client` names the caller as a client token would. Its
+ * onResponse hook keeps each request's outcome; `hooked: false` leaves it out (and with it
+ * Fastify's own listeners on the response, which a logger would also bring).
+ */
+async function route (t: Test, script: Script, overrides: Partial<MessageRouteOptions> = {}, hooked = true) {
   const app = Fastify()
   const seen = { sent: [] as MessageRequest[], counted: [] as MessageOutcome[], outcomes: [] as unknown[] }
   app.decorateRequest('clientName', null)
@@ -46,7 +50,7 @@ async function route (t: Test, script: Script, overrides: Partial<MessageRouteOp
   app.decorateRequest('sessionChatbot', null)
   app.setErrorHandler(errorHandler(() => {}))
   app.addSchema(PROBLEM_SCHEMA)
-  app.addHook('onResponse', async (request) => { seen.outcomes.push(request.outcome) })
+  if (hooked) app.addHook('onResponse', async (request) => { seen.outcomes.push(request.outcome) })
   messageRoutes(app, {
     messages: { send: async (request) => { seen.sent.push(request); return await script(request) } },
     idempotency: new Idempotency({ store: new MemoryStore({ maxKeys: 100 }), ttlMs: 60_000, pendingTtlMs: 60_000, pollIntervalMs: 5 }),
@@ -236,18 +240,21 @@ test('a stream is written as it comes: its headers before any byte, then each ch
   t.same(seen.counted, ['streamed'])
 })
 
-test('a stream cut by the upstream cuts the response: no clean end', async (t) => {
-  const { body } = feed()
-  const { app } = await route(t, async () => ({ kind: 'stream', contentType: 'text/event-stream', body, attempts: 1 }))
-  const port = await listen(app)
-  const response = await new Promise<IncomingMessage>((resolve) => { postOver(port, { content: 'hi', stream: true }).on('response', resolve) })
-  const ended = new Promise<string>((resolve) => {
-    response.on('end', () => resolve('clean end')).on('aborted', () => resolve('aborted')).on('error', () => resolve('aborted'))
-  })
-  response.resume()
-  body.receive(Buffer.from('data: one\n\n'))
-  body.fail()
-  t.equal(await ended, 'aborted')
+test('a stream cut by the upstream cuts the response, no clean end; Fastify hears of it as the response\'s failure, when it listens', async (t) => {
+  for (const hooked of [true, false]) {
+    const { body } = feed()
+    const { app, seen } = await route(t, async () => ({ kind: 'stream', contentType: 'text/event-stream', body, attempts: 1 }), {}, hooked)
+    const port = await listen(app)
+    const response = await new Promise<IncomingMessage>((resolve) => { postOver(port, { content: 'hi', stream: true }).on('response', resolve) })
+    const ended = new Promise<string>((resolve) => {
+      response.on('end', () => resolve('clean end')).on('aborted', () => resolve('aborted')).on('error', () => resolve('aborted'))
+    })
+    response.resume()
+    body.receive(Buffer.from('data: one\n\n'))
+    t.doesNotThrow(() => body.fail(), hooked ? 'with Fastify listening' : 'with nothing listening for the response\'s errors')
+    t.equal(await ended, 'aborted')
+    if (hooked) t.same(seen.outcomes, [{ attempts: 1, streamEnd: 'upstream_reset' }], 'the completion hooks ran, with how the stream ended')
+  }
 })
 
 test('a client that left just as the stream began: the stream is ended at once, so its upstream request is aborted', async (t) => {
