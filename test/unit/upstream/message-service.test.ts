@@ -14,6 +14,7 @@ import type { MessageServiceOptions } from '../../../src/upstream/message-servic
 import type { RelayResult } from '../../../src/upstream/relay.ts'
 import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
 import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
+import { capturedLog, recordedSleeps } from '../../helpers/recorders.ts'
 import { manualClock, until } from '../../helpers/waiting.ts'
 
 const log = pino({ level: 'silent' })
@@ -57,15 +58,6 @@ function service (ask: (request: AskRequest) => Promise<RelayResult>, overrides:
 const request = (stream = false, signal = new AbortController().signal, logger: pino.Logger = log) =>
   ({ sessionId: '9007199254740993123', serialNumber: 'bot', content: 'hi', stream, requestId: 'r', clientSignal: signal, log: logger })
 
-/** A debug logger that keeps its lines, and a wait that is only recorded. */
-function recordingLog () {
-  const lines: Array<Record<string, unknown>> = []
-  return { lines, logger: pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line)) } }) }
-}
-function recordedWaits () {
-  const waits: number[] = []
-  return { waits, sleep: async (ms: number) => { waits.push(ms) } }
-}
 const streamed = (): RelayResult => ({ kind: 'stream', contentType: 'text/event-stream', body: { onEnd () {} } } as unknown as RelayResult)
 
 const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
@@ -236,7 +228,7 @@ test('during the wait before a retry: a client that leaves is CLIENT_GONE; the d
 })
 
 test('each attempt is logged at debug with its number and outcome: the cause and status of a failure, whether a success streamed', async (t) => {
-  const { lines, logger } = recordingLog()
+  const { lines, logger } = capturedLog()
   const circuit = new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 })
   let calls = 0
   const { messages } = service(async () => { if (++calls === 1) throw refused; return whole('ok') }, { circuit })
@@ -298,7 +290,7 @@ test('a bug during the half-open probe gives the probe back: the next message pr
 })
 
 test('retries wait random() × UPSTREAM_RETRY_BASE_MS × 2ⁿ', async (t) => {
-  const { waits, sleep } = recordedWaits()
+  const { waits, sleep } = recordedSleeps()
   const { messages } = service(async () => { throw refused }, { random: () => 0.5, retryBaseMs: 100, timeoutMs: 10_000, sleep, circuit: new CircuitBreaker({ threshold: 100, cooldownMs: 60_000 }) })
   await t.rejects(messages.send(request()), { code: 'UPSTREAM_UNAVAILABLE' })
   t.same(waits, [50, 100])
@@ -309,7 +301,7 @@ test('a retry starts only if its wait plus max(50 ms, the last attempt) still fi
   t.intercept(Date, 'now', { value: () => 1_800_000_000_000 })
   t.intercept(performance, 'now', { value: () => 1000 })
   for (const [retryBaseMs, retried] of [[950, true], [951, false]] as const) {
-    const { waits, sleep } = recordedWaits()
+    const { waits, sleep } = recordedSleeps()
     let calls = 0
     const { messages } = service(async () => { if (++calls === 1) throw refused; return whole('ok') }, { timeoutMs: 1000, retryBaseMs, random: () => 1, retries: 1, sleep })
     const result = await messages.send(request()).catch((error: unknown) => error)

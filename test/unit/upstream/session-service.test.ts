@@ -13,6 +13,7 @@ import { RetryBudget } from '../../../src/upstream/retry-budget.ts'
 import { createSessionService } from '../../../src/upstream/session-service.ts'
 import type { SessionServiceOptions } from '../../../src/upstream/session-service.ts'
 import { UpstreamError } from '../../../src/upstream/upstream-error.ts'
+import { capturedLog, recordedSleeps } from '../../helpers/recorders.ts'
 
 const log = pino({ level: 'silent' })
 
@@ -120,12 +121,6 @@ function failing (error: () => UpstreamError, failures = Infinity) {
   return { client, attempts: () => attempts }
 }
 
-/** Records each retry's wait instead of sleeping it. */
-function recordedSleeps () {
-  const waits: number[] = []
-  return { waits, sleep: async (ms: number) => { waits.push(ms) } }
-}
-
 test('a connection that never opened is retried with exponential backoff: UPSTREAM_RETRY_BASE_MS × 2ⁿ, full jitter', async (t) => {
   const notSent = () => new UpstreamError('UPSTREAM_UNAVAILABLE', { notSent: true, cause: 'ECONNREFUSED' })
   const { client, attempts } = failing(notSent, 3)
@@ -210,13 +205,6 @@ test('the deadline passing during a retry\'s wait answers with the last attempt\
   await t.rejects(sessions.createSession(request()), { code: 'UPSTREAM_UNAVAILABLE' })
   t.equal(attempts(), 1)
 })
-
-/** A logger that keeps its lines, parsed. */
-function capturedLog () {
-  const lines: Array<Record<string, unknown>> = []
-  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
-  return { logger, lines }
-}
 
 test('what each attempt reports: the outcome and its duration to the observer, a debug line, the refused key by fingerprint', async (t) => {
   const outcomes: Array<[string, number]> = []
